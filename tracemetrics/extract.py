@@ -1,0 +1,158 @@
+"""From a trace directory to metric results: the functions the CLI and workflow share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .card import DEFAULT_PHASES, Card, find_card, load_card
+from .errors import TraceError
+from .expert_stats import ExpertLoadScan, assignment_summary
+from .gates import gate_log_files
+from .registry import METRICS
+from .results import field_mean, read_all_runs, result_files
+
+
+@dataclass(frozen=True)
+class Options:
+    phases: tuple[str, ...] = DEFAULT_PHASES
+
+
+@dataclass
+class MetricResult:
+    """One metric of one trace, as cached by the workflow."""
+
+    metric: str
+    trace: str
+    status: str  # ok | invalid | not_applicable
+    value: float | dict[str, Any] | None = None
+    unit: str = ""
+    reason: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    error: TraceError | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "trace": self.trace,
+            "status": self.status,
+            "value": self.value,
+            "unit": self.unit,
+            "reason": self.reason,
+            "warnings": self.warnings,
+            "sources": self.sources,
+        }
+
+
+def open_card(trace_dir: Path) -> Card:
+    """Check the trace directory and load its workload card."""
+    if not trace_dir.exists():
+        raise TraceError(trace_dir, "trace directory does not exist")
+    if not trace_dir.is_dir():
+        raise TraceError(trace_dir, "trace path is not a directory")
+    return load_card(find_card(trace_dir))
+
+
+def _relative(trace_dir: Path, paths: Iterable[Path]) -> list[str]:
+    return [str(p.relative_to(trace_dir)) for p in paths]
+
+
+def _results_metrics(
+    trace_dir: Path, card: Card, names: list[str], options: Options
+) -> dict[str, MetricResult]:
+    unit = {n: METRICS[n].unit for n in names}
+    try:
+        card.require_inference(options.phases)
+        files = result_files(trace_dir)
+        runs = read_all_runs(files)
+    except TraceError as exc:
+        return {n: _failed(n, trace_dir, exc) for n in names}
+    sources = [str(card.path.relative_to(trace_dir)), *_relative(trace_dir, files)]
+    out = {}
+    for name in names:
+        try:
+            mean = field_mean(runs, METRICS[name].field or name)
+        except TraceError as exc:
+            out[name] = _failed(name, trace_dir, exc)
+            continue
+        out[name] = MetricResult(
+            name,
+            trace_dir.name,
+            "ok",
+            mean.value,
+            unit[name],
+            None,
+            mean.warnings,
+            sources,
+        )
+    return out
+
+
+def _gates_metrics(trace_dir: Path, card: Card, names: list[str]) -> dict[str, MetricResult]:
+    try:
+        card.require_moe()
+        files = gate_log_files(trace_dir)
+        scan = ExpertLoadScan().scan(files)
+        value = assignment_summary(
+            [] if scan.totals is None else scan.totals.tolist(),
+            scan.total_steps,
+            trace_dir / "gates_logs",
+        )
+    except TraceError as exc:
+        return {n: _failed(n, trace_dir, exc) for n in names}
+    sources = [
+        str(card.path.relative_to(trace_dir)),
+        *_relative(trace_dir, (f.path for f in files)),
+    ]
+    return {
+        n: MetricResult(n, trace_dir.name, "ok", value, METRICS[n].unit, sources=sources)
+        for n in names
+    }
+
+
+def _failed(name: str, trace_dir: Path, exc: TraceError) -> MetricResult:
+    return MetricResult(
+        name,
+        trace_dir.name,
+        exc.status,
+        None,
+        METRICS[name].unit,
+        exc.message,
+        error=exc,
+    )
+
+
+def extract(
+    trace_dir: Path, names: Iterable[str], options: Options = Options()
+) -> dict[str, MetricResult]:
+    """Compute the named metrics of one trace, reading each input file once.
+
+    Never raises TraceError: problems become results with a status and reason.
+    """
+    names = list(names)
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise KeyError(f"unknown metric(s): {', '.join(unknown)}")
+    try:
+        card = open_card(trace_dir)
+    except TraceError as exc:
+        return {n: _failed(n, trace_dir, exc) for n in names}
+    out: dict[str, MetricResult] = {}
+    by_results = [n for n in names if METRICS[n].source == "results"]
+    by_gates = [n for n in names if METRICS[n].source == "gates"]
+    if by_results:
+        out.update(_results_metrics(trace_dir, card, by_results, options))
+    if by_gates:
+        out.update(_gates_metrics(trace_dir, card, by_gates))
+    return {n: out[n] for n in names}
+
+
+def compute(trace_dir: Path, name: str, options: Options = Options()) -> MetricResult:
+    """One metric of one trace; raises TraceError if it cannot be computed."""
+    result = extract(trace_dir, [name], options)[name]
+    if result.error is not None:
+        raise result.error
+    return result

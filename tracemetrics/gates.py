@@ -1,0 +1,151 @@
+"""Gate logs of an instrumented MoE layer: discovery and a validated fast reader.
+
+Layout: `gates_logs/gates_logs_<run>/gate_logs_<layer>.json`, each holding
+`step`, `num_tokens` and `expert_loads` (one row of per-expert loads per step).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import simdjson
+
+from .errors import NotApplicable, TraceError
+from .jsonio import parse_documents, read_bytes, type_name
+
+GATES_DIR = "gates_logs"
+_RUN_DIR = re.compile(r"gates_logs_(\d+)")
+_LAYER_FILE = re.compile(r"gate_logs_(\d+)\.json")
+KEYS = ("step", "num_tokens", "expert_loads")
+
+
+@dataclass(frozen=True)
+class GateLogFile:
+    path: Path
+    run: int
+    layer: int
+
+
+def _listdir(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError as exc:
+        raise TraceError(folder, f"cannot list directory: {exc.strerror}") from None
+
+
+def gate_log_files(trace_dir: Path) -> list[GateLogFile]:
+    """All gate logs of a trace, ordered by run then layer (numerically)."""
+    root = trace_dir / GATES_DIR
+    if not root.is_dir():
+        raise NotApplicable(root, "no gate logs recorded (directory missing)")
+    found = []
+    for run_entry in _listdir(root):
+        run_match = _RUN_DIR.fullmatch(run_entry.name)
+        if not run_match or not run_entry.is_dir():
+            continue
+        for entry in _listdir(Path(run_entry.path)):
+            layer_match = _LAYER_FILE.fullmatch(entry.name)
+            if layer_match:
+                found.append(GateLogFile(Path(entry.path), int(run_match[1]), int(layer_match[1])))
+    if not found:
+        raise NotApplicable(root, "no gate logs recorded (no gates_logs_*/gate_logs_*.json)")
+    found.sort(key=lambda g: (g.run, g.layer))
+    return found
+
+
+@dataclass(frozen=True)
+class GateLog:
+    """One layer's log for one run: `loads` is steps x experts, float64."""
+
+    num_tokens: np.ndarray
+    loads: np.ndarray
+
+    @property
+    def steps(self) -> int:
+        return self.loads.shape[0]
+
+
+def _fast(data: bytes) -> GateLog | None:
+    """simdjson straight into numpy; None when anything is unusual."""
+    try:
+        doc = simdjson.Parser().parse(data)
+        if not isinstance(doc, simdjson.Object) or not all(k in doc for k in KEYS):
+            return None
+        rows, tokens, steps = (doc[k] for k in KEYS)
+        if not all(isinstance(x, simdjson.Array) for x in (rows, tokens, steps)):
+            return None
+        n = len(rows)
+        if len(tokens) != n or len(steps) != n:
+            return None
+        widths = set(map(len, rows))  # len() of a non-list row raises: slow path
+        if len(widths) > 1 or widths == {0}:
+            return None
+        loads = np.frombuffer(rows.as_buffer(of_type="d"), dtype=np.float64)
+        num_tokens = np.frombuffer(tokens.as_buffer(of_type="d"), dtype=np.float64)
+        width = widths.pop() if widths else 0
+        if loads.size != n * width or num_tokens.size != n:
+            return None  # nested deeper than steps x experts
+        if (loads < 0).any() or (num_tokens < 0).any():
+            return None
+        return GateLog(num_tokens, loads.reshape(n, width))
+    except (ValueError, TypeError, UnicodeDecodeError, KeyError):
+        return None
+
+
+def _number_list(path: Path, key: str, values: Any, where: str = "") -> None:
+    for i, v in enumerate(values):
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            raise TraceError(
+                path, f"{key}{where}[{i}] is {type_name(v)} ({v!r}), expected a number"
+            )
+        if not math.isfinite(v):
+            raise TraceError(path, f"{key}{where}[{i}] is {v!r}, not a finite number")
+        if v < 0:
+            raise TraceError(path, f"{key}{where}[{i}] is negative ({v!r})")
+
+
+def _slow(path: Path, data: bytes) -> GateLog:
+    """Exact parse and validation, for a precise message on any defect."""
+    (doc,) = parse_documents(path, data, allow_lines=False)
+    if not isinstance(doc, dict):
+        raise TraceError(path, f"gate log is {type_name(doc)}, expected an object")
+    missing = [k for k in KEYS if k not in doc]
+    if missing:
+        raise TraceError(path, f"gate log lacks {', '.join(missing)}")
+    for key in KEYS:
+        if not isinstance(doc[key], list):
+            raise TraceError(path, f"{key} is {type_name(doc[key])}, expected a list")
+    lengths = {k: len(doc[k]) for k in KEYS}
+    if len(set(lengths.values())) > 1:
+        detail = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+        raise TraceError(path, f"lists of different lengths: {detail}")
+    _number_list(path, "num_tokens", doc["num_tokens"])
+    rows = doc["expert_loads"]
+    width = None
+    for i, row in enumerate(rows):
+        if not isinstance(row, list):
+            raise TraceError(path, f"expert_loads[{i}] is {type_name(row)}, expected a list")
+        if width is None:
+            width = len(row)
+            if width == 0:
+                raise TraceError(path, "expert_loads rows are empty (zero experts)")
+        elif len(row) != width:
+            raise TraceError(
+                path,
+                f"ragged expert_loads: row {i} has {len(row)} experts, row 0 has {width}",
+            )
+        _number_list(path, "expert_loads", row, f"[{i}]")
+    loads = np.array(rows, dtype=np.float64).reshape(len(rows), width or 0)
+    return GateLog(np.array(doc["num_tokens"], dtype=np.float64), loads)
+
+
+def read_gate_log(path: Path) -> GateLog:
+    data = read_bytes(path, "gate log")
+    return _fast(data) or _slow(path, data)
