@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Workflow step: compute metrics of one trace and write one cached JSON per metric.
+
+Exit 0 even for invalid traces (their files record the reason), unless --strict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tracemetrics.atomic import write_text_atomic  # noqa: E402
+from tracemetrics.extract import Options, extract  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--trace", type=Path, required=True)
+    parser.add_argument("--out-dir", type=Path, required=True)
+    parser.add_argument("--metrics", required=True, help="comma-separated metric names")
+    parser.add_argument("--phases", required=True, help="comma-separated accepted phases")
+    parser.add_argument("--strict", action="store_true", help="fail on an invalid trace")
+    args = parser.parse_args()
+    options = Options(phases=tuple(args.phases.split(",")))
+    results = extract(args.trace, args.metrics.split(","), options)
+    if args.strict:
+        for result in results.values():
+            if result.status == "invalid":
+                print(f"error: invalid trace: {result.reason}", file=sys.stderr)
+                return 1
+    for name, result in results.items():
+        for warning in result.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        text = json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n"
+        write_text_atomic(args.out_dir / f"{name}.json", text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Finding the traces of a collection and the input files of each (no metric work)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .card import CARD_SUFFIXES, find_card
+from .errors import TraceError
+from .gates import gate_log_files
+from .registry import Source
+from .results import result_files
+
+
+@dataclass
+class Collection:
+    root: Path
+    traces: dict[str, Path] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)  # directories without a card
+
+
+def discover(root: Path) -> Collection:
+    """One listing of `root`: a subdirectory holding a YAML file is a trace."""
+    if not root.is_dir():
+        raise TraceError(root, "trace collection is not a directory")
+    collection = Collection(root)
+    with os.scandir(root) as entries:
+        dirs = [e for e in entries if e.is_dir() and not e.name.startswith(".")]
+    for entry in sorted(dirs, key=lambda e: e.name):
+        if _has_yaml(Path(entry.path)):
+            collection.traces[entry.name] = Path(entry.path)
+        else:
+            collection.ignored.append(entry.name)
+    return collection
+
+
+def _has_yaml(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return any(e.name.endswith(CARD_SUFFIXES) for e in entries)
+    except OSError:
+        return True  # unreadable: keep it, so extraction reports why
+
+
+def input_files(trace_dir: Path, source: Source) -> list[Path]:
+    """The files a source's metrics read: the card plus result files or gate logs.
+
+    Problems are not raised here; extraction reports them. Only what exists is listed,
+    so a later fix (a file added) changes the input set and triggers a rerun.
+    """
+    try:
+        files = [find_card(trace_dir)]
+    except TraceError:
+        files = sorted(
+            p for p in trace_dir.iterdir() if p.name.endswith(CARD_SUFFIXES) and p.is_file()
+        )
+    try:
+        if source == "results":
+            files += result_files(trace_dir)
+        else:
+            files += [g.path for g in gate_log_files(trace_dir)]
+    except TraceError:
+        pass
+    return files

@@ -1,0 +1,32 @@
+# Per-metric tables (one row per trace) and the list of invalid traces.
+
+
+rule table:
+    input:
+        metric_files,
+    output:
+        report(
+            "results/tables/{metric}.csv",
+            caption="../report/table.rst",
+            category="{metric}",
+            labels={"metric": "{metric}", "kind": "table"},
+        ),
+    log:
+        "results/logs/table/{metric}.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/make_table.py"
+
+
+rule invalid_traces:
+    input:
+        expand("results/tables/{metric}.csv", metric=config["metrics"]),
+    output:
+        "results/invalid_traces.txt",
+    log:
+        "results/logs/invalid_traces.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/summarize.py"

@@ -1,0 +1,123 @@
+# Configuration checks, trace discovery and input functions; no rules here.
+import re
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+REPO = Path(workflow.basedir)
+sys.path.insert(0, str(REPO))  # the library, whether or not it is pip-installed
+
+from tracemetrics.discover import discover, input_files  # noqa: E402
+from tracemetrics.errors import TraceError  # noqa: E402
+from tracemetrics.registry import METRICS  # noqa: E402
+
+validate(config, "../schemas/config.schema.yaml")
+
+_unknown = [m for m in config["metrics"] if m not in METRICS]
+if _unknown:
+    raise WorkflowError(
+        f"config metrics: unknown {', '.join(_unknown)}; available: {', '.join(METRICS)}"
+    )
+for _key in ("name_pattern",):
+    try:
+        re.compile(config[_key])
+    except re.error as exc:
+        raise WorkflowError(f"config {_key}: not a valid regex: {exc}")
+
+RESULT_METRICS = [m for m in config["metrics"] if METRICS[m].source == "results"]
+GATE_METRICS = [m for m in config["metrics"] if METRICS[m].source == "gates"]
+PLOTTED = RESULT_METRICS  # sweep plots compare the inference metrics
+SWEEPS = [s.get("name") or s["x"] for s in config["sweeps"]]
+if len(set(SWEEPS)) != len(SWEEPS):
+    raise WorkflowError(
+        "config sweeps: two sweeps share an x; give each a distinct `name`"
+    )
+
+
+def _traces_root() -> Path:
+    """`traces` relative to the working directory, else to the repository."""
+    root = Path(config["traces"]).expanduser()
+    if not root.is_absolute() and not root.exists() and (REPO / root).exists():
+        root = REPO / root
+    return root
+
+
+try:
+    COLLECTION = discover(_traces_root())
+except TraceError as exc:
+    raise WorkflowError(f"config traces: {exc.message}")
+TRACES = COLLECTION.traces
+if COLLECTION.ignored:
+    print(
+        f"tracemetrics: ignoring {len(COLLECTION.ignored)} director"
+        f"{'y' if len(COLLECTION.ignored) == 1 else 'ies'} without a YAML card in "
+        f"{COLLECTION.root}: {', '.join(COLLECTION.ignored)}",
+        file=sys.stderr,
+    )
+if not TRACES:
+    print(f"tracemetrics: no traces found in {COLLECTION.root}", file=sys.stderr)
+
+
+wildcard_constraints:
+    trace="[^/]+",
+    metric="|".join(re.escape(m) for m in config["metrics"]),
+    sweep="|".join(re.escape(s) for s in SWEEPS),
+
+
+def trace_dir(wildcards) -> str:
+    return str(TRACES[wildcards.trace])
+
+
+# Shared by the two extraction rules. A plain shell job (not `script:`) keeps the
+# per-trace start-up to a bare Python importing the library.
+EXTRACT_PARAMS = {
+    "python": sys.executable,
+    "script": str(REPO / "scripts" / "extract_trace.py"),
+    "trace_dir": trace_dir,
+    "phases": ",".join(config["inference_phases"]),
+    "strict": "--strict" if config["strict"] else "",
+}
+EXTRACT_SHELL = (
+    "{params.python:q} {params.script:q} --trace {params.trace_dir:q}"
+    " --out-dir results/metrics/{wildcards.trace:q} --metrics {params.metrics}"
+    " --phases {params.phases:q} {params.strict} 2> {log:q}"
+    " || {{ cat {log:q} >&2; exit 1; }}"
+)
+
+
+def results_inputs(wildcards) -> list[str]:
+    return [str(p) for p in input_files(TRACES[wildcards.trace], "results")]
+
+
+def gates_inputs(wildcards) -> list[str]:
+    return [str(p) for p in input_files(TRACES[wildcards.trace], "gates")]
+
+
+def metric_files(wildcards) -> list[str]:
+    return [f"results/metrics/{t}/{wildcards.metric}.json" for t in TRACES]
+
+
+def all_outputs() -> list[str]:
+    out = [f"results/tables/{m}.csv" for m in config["metrics"]]
+    out += [
+        f"results/plots/{m}_vs_{s}.{ext}"
+        for m in PLOTTED
+        for s in SWEEPS
+        for ext in ("png", "csv")
+    ]
+    out.append("results/invalid_traces.txt")
+    return out
+
+
+def report_invalid() -> None:
+    """The end-of-run summary: one line per invalid trace."""
+    path = Path("results/invalid_traces.txt")
+    lines = path.read_text().splitlines() if path.exists() else []
+    if lines:
+        print(
+            f"tracemetrics: {len(lines)} invalid trace(s), see {path}:", file=sys.stderr
+        )
+        for line in lines:
+            print(f"  {line}", file=sys.stderr)
