@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracemetrics.atomic import write_text_atomic  # noqa: E402
-from tracemetrics.extract import Options, extract  # noqa: E402
+from tracemetrics.atomic import write_text_atomic
+from tracemetrics.extract import Options, extract
 
 
 def main() -> int:

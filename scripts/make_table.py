@@ -5,10 +5,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracemetrics.naming import Naming  # noqa: E402
-from tracemetrics.tables import load_results, table_rows, write_table  # noqa: E402
+from tracemetrics.naming import Naming
+from tracemetrics.tables import load_results, table_rows, write_table
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 records = load_results(Path(p) for p in snakemake.input)
-columns, rows = table_rows(snakemake.wildcards.metric, records, Naming.from_config(snakemake.config))
+columns, rows = table_rows(
+    snakemake.wildcards.metric, records, Naming.from_config(snakemake.config)
+)
 write_table(Path(snakemake.output[0]), columns, rows)

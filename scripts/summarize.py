@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tracemetrics.atomic import write_text_atomic  # noqa: E402
+from tracemetrics.atomic import write_text_atomic
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 reasons: dict[str, str] = {}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Collection as Collection_
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,8 +45,8 @@ def _has_yaml(folder: Path) -> bool:
         return True  # unreadable: keep it, so extraction reports why
 
 
-def input_files(trace_dir: Path, source: Source) -> list[Path]:
-    """The files a source's metrics read: the card plus result files or gate logs.
+def input_files(trace_dir: Path, sources: Collection_[Source]) -> list[Path]:
+    """The files metrics of these sources read: the card, result files, gate logs.
 
     Problems are not raised here; extraction reports them. Only what exists is listed,
     so a later fix (a file added) changes the input set and triggers a rerun.
@@ -55,11 +57,10 @@ def input_files(trace_dir: Path, source: Source) -> list[Path]:
         files = sorted(
             p for p in trace_dir.iterdir() if p.name.endswith(CARD_SUFFIXES) and p.is_file()
         )
-    try:
-        if source == "results":
+    if "results" in sources:
+        with contextlib.suppress(TraceError):
             files += result_files(trace_dir)
-        else:
+    if "gates" in sources:
+        with contextlib.suppress(TraceError):
             files += [g.path for g in gate_log_files(trace_dir)]
-    except TraceError:
-        pass
     return files

@@ -9,12 +9,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.ticker import FixedLocator, NullLocator
 
-from .atomic import savefig_atomic, write_atomic  # noqa: E402
-from .registry import Metric  # noqa: E402
+from .atomic import savefig_atomic, write_atomic
+from .registry import Metric
 
 AXIS_LABELS = {
     "max_num_seqs": "max-num-seqs",
@@ -48,8 +48,9 @@ def sweep_points(table: pd.DataFrame, sweep: Sweep, variants: list[str]) -> pd.D
     missing = [c for c in [sweep.x, *sweep.fixed] if c not in table.columns]
     if missing:
         available = ", ".join(c for c in table.columns if c not in ("trace", "reason"))
-        raise KeyError(f"sweep {sweep.name!r} uses unknown column(s) {missing}; "
-                       f"available: {available}")
+        raise KeyError(
+            f"sweep {sweep.name!r} uses unknown column(s) {missing}; available: {available}"
+        )
     keep = (
         (table["status"] == "ok")
         & ~table["excluded"].astype(bool)
@@ -85,8 +86,7 @@ def plot_sweep(
         sub = points[points["variant"] == variant]
         if sub.empty:
             continue
-        ax.plot(sub["x"], sub["y"], marker="o", linewidth=2, color=colors[variant],
-                label=variant)
+        ax.plot(sub["x"], sub["y"], marker="o", linewidth=2, color=colors[variant], label=variant)
     xs = sorted(points["x"].unique()) if not points.empty else []
     if xs and min(xs) > 0:
         ax.set_xscale("log", base=2)
@@ -94,15 +94,29 @@ def plot_sweep(
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xticklabels([f"{x:g}" for x in xs])
     if points.empty:
-        ax.text(0.5, 0.5, "no traces match this sweep", ha="center", va="center",
-                transform=ax.transAxes, color="gray")
+        ax.text(
+            0.5,
+            0.5,
+            "no traces match this sweep",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="gray",
+        )
     unit = f" [{metric.unit}]" if metric.unit else ""
     ax.set_xlabel(AXIS_LABELS.get(sweep.x, sweep.x))
     ax.set_ylabel(f"{metric.label}{unit}")
     ax.set_title(f"{metric.label} vs {AXIS_LABELS.get(sweep.x, sweep.x)}")
     if sweep.fixed:
-        ax.text(0.02, 0.97, sweep.describe_fixed(), transform=ax.transAxes, va="top",
-                fontsize=9, bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8})
+        ax.text(
+            0.02,
+            0.97,
+            sweep.describe_fixed(),
+            transform=ax.transAxes,
+            va="top",
+            fontsize=9,
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.8},
+        )
     ax.grid(True, which="major", alpha=0.3)
     if not points.empty:
         ax.legend(title="variant", loc="best")

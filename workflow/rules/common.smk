@@ -13,6 +13,11 @@ from tracemetrics.discover import discover, input_files  # noqa: E402
 from tracemetrics.errors import TraceError  # noqa: E402
 from tracemetrics.registry import METRICS  # noqa: E402
 
+# `--config strict=true` arrives as the string "true" (Snakemake only maps True/False).
+for _key in ("strict",):
+    if isinstance(config.get(_key), str) and config[_key].lower() in ("true", "false"):
+        config[_key] = config[_key].lower() == "true"
+
 validate(config, "../schemas/config.schema.yaml")
 
 _unknown = [m for m in config["metrics"] if m not in METRICS]
@@ -26,9 +31,8 @@ for _key in ("name_pattern",):
     except re.error as exc:
         raise WorkflowError(f"config {_key}: not a valid regex: {exc}")
 
-RESULT_METRICS = [m for m in config["metrics"] if METRICS[m].source == "results"]
-GATE_METRICS = [m for m in config["metrics"] if METRICS[m].source == "gates"]
-PLOTTED = RESULT_METRICS  # sweep plots compare the inference metrics
+# Sweep plots compare the inference metrics (those read from result JSON).
+PLOTTED = [m for m in config["metrics"] if METRICS[m].source == "results"]
 SWEEPS = [s.get("name") or s["x"] for s in config["sweeps"]]
 if len(set(SWEEPS)) != len(SWEEPS):
     raise WorkflowError(
@@ -70,29 +74,10 @@ def trace_dir(wildcards) -> str:
     return str(TRACES[wildcards.trace])
 
 
-# Shared by the two extraction rules. A plain shell job (not `script:`) keeps the
-# per-trace start-up to a bare Python importing the library.
-EXTRACT_PARAMS = {
-    "python": sys.executable,
-    "script": str(REPO / "scripts" / "extract_trace.py"),
-    "trace_dir": trace_dir,
-    "phases": ",".join(config["inference_phases"]),
-    "strict": "--strict" if config["strict"] else "",
-}
-EXTRACT_SHELL = (
-    "{params.python:q} {params.script:q} --trace {params.trace_dir:q}"
-    " --out-dir results/metrics/{wildcards.trace:q} --metrics {params.metrics}"
-    " --phases {params.phases:q} {params.strict} 2> {log:q}"
-    " || {{ cat {log:q} >&2; exit 1; }}"
-)
-
-
-def results_inputs(wildcards) -> list[str]:
-    return [str(p) for p in input_files(TRACES[wildcards.trace], "results")]
-
-
-def gates_inputs(wildcards) -> list[str]:
-    return [str(p) for p in input_files(TRACES[wildcards.trace], "gates")]
+def trace_inputs(wildcards) -> list[str]:
+    """The card and every result file or gate log the configured metrics read."""
+    sources = {METRICS[m].source for m in config["metrics"]}
+    return [str(p) for p in input_files(TRACES[wildcards.trace], sources)]
 
 
 def metric_files(wildcards) -> list[str]:

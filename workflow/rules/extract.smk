@@ -1,35 +1,27 @@
-# One job per trace and input family: result-JSON metrics, and gate-log metrics.
-# Inputs are the real files read, so editing one reruns only its trace's job;
-# a gate-log change does not recompute the cheap metrics, nor the reverse.
+# One job per trace writes every metric's file: Snakemake starts a process per job,
+# so fewer jobs is faster; the single-pass readers make recomputing a trace cheap.
+# Inputs are the real files read, so editing one reruns only its trace's job.
 
 
-rule extract_results:
+rule extract:
     input:
-        results_inputs,
+        trace_inputs,
     output:
-        [f"results/metrics/{{trace}}/{m}.json" for m in RESULT_METRICS],
+        [f"results/metrics/{{trace}}/{m}.json" for m in config["metrics"]],
     log:
-        "results/logs/extract_results/{trace}.log",
+        "results/logs/extract/{trace}.log",
     conda:
         "../../environment.yml"
     params:
-        **EXTRACT_PARAMS,
-        metrics=",".join(RESULT_METRICS),
+        python=sys.executable,
+        script=str(REPO / "scripts" / "extract_trace.py"),
+        trace_dir=trace_dir,
+        metrics=",".join(config["metrics"]),
+        phases=",".join(config["inference_phases"]),
+        strict="--strict" if config["strict"] else "",
+    # A plain shell job (not `script:`): start-up is a bare Python importing the library.
     shell:
-        EXTRACT_SHELL
-
-
-rule extract_gates:
-    input:
-        gates_inputs,
-    output:
-        [f"results/metrics/{{trace}}/{m}.json" for m in GATE_METRICS],
-    log:
-        "results/logs/extract_gates/{trace}.log",
-    conda:
-        "../../environment.yml"
-    params:
-        **EXTRACT_PARAMS,
-        metrics=",".join(GATE_METRICS),
-    shell:
-        EXTRACT_SHELL
+        "{params.python:q} {params.script:q} --trace {params.trace_dir:q}"
+        " --out-dir results/metrics/{wildcards.trace:q} --metrics {params.metrics}"
+        " --phases {params.phases:q} {params.strict} 2> {log:q}"
+        " || {{ cat {log:q} >&2; exit 1; }}"

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Workflow speed: a full `snakemake --cores 2` build against the old way, and no-op reruns.
+
+Old way (the baseline): one process per trace per metric (benchmarks/legacy_metric.py)
+plus one plotting process per inference metric (benchmarks/legacy_plot.py), run
+sequentially, as the per-metric scripts were. Both are timed on the same copy of the
+example collection, interleaved, several times; then a no-op rerun, and optionally the
+no-op dry run on a generated collection of N small traces.
+
+    python benchmarks/bench_workflow.py [--repeats 3] [--big 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tracemetrics.registry import METRICS  # noqa: E402
+from tracemetrics.synth import TraceSpec, write_trace  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+
+
+def timed(cmd: list[str], **kwargs: object) -> tuple[float, subprocess.CompletedProcess]:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+    return time.perf_counter() - start, proc
+
+
+def snakemake(workdir: Path, traces: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        "2",
+        "--config",
+        f"traces={traces}",
+        *extra,
+    ]
+
+
+def legacy(traces: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for metric in METRICS:
+        values = {}
+        for trace in sorted(p for p in traces.iterdir() if p.is_dir()):
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    str(HERE / "legacy_metric.py"),
+                    "--trace",
+                    str(trace),
+                    "--metric",
+                    metric,
+                ],
+                capture_output=True,
+                text=True,
+            )
+            if proc.returncode == 0 and metric != "token_to_expert_assignment":
+                values[trace.name] = float(proc.stdout)
+        if metric != "token_to_expert_assignment":
+            (out / f"{metric}.json").write_text(json.dumps(values))
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(HERE / "legacy_plot.py"),
+                    metric,
+                    str(out / f"{metric}.json"),
+                    str(out / metric),
+                ],
+                check=True,
+            )
+
+
+def big_collection(root: Path, count: int) -> None:
+    import tracemetrics.synth as synth
+
+    for i in range(count):
+        synth.GROUP = f"group{i}"  # unique names, realistic shape
+        variant = "Baseline" if i % 2 else "DefaultAll2All"
+        write_trace(
+            root,
+            TraceSpec(
+                variant,
+                (8, 16, 32, 64)[i % 4],
+                (2048, 4096, 8192, 16384)[i // 4 % 4],
+                gate_runs=0 if i % 2 else 1,
+                layers=2,
+                steps=5,
+                num_prompts=4,
+            ),
+        )
+    synth.GROUP = "group12"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--big", type=int, default=0, help="traces in the large collection")
+    args = parser.parse_args()
+    traces = REPO / "resources" / "example_traces"
+    count = sum(1 for p in traces.iterdir() if p.is_dir())
+    full, old, noop = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.repeats):
+            old_t = time.perf_counter()
+            legacy(traces, Path(tmp) / f"legacy{i}")
+            old.append(time.perf_counter() - old_t)
+            work = Path(tmp) / f"wf{i}"
+            t, proc = timed(snakemake(work, traces))
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            full.append(t)
+            t, proc = timed(snakemake(work, traces))
+            assert "Nothing to be done" in proc.stderr, proc.stderr[-2000:]
+            noop.append(t)
+        print(
+            f"example collection: {count} traces, {len(METRICS)} metrics, "
+            f"median of {args.repeats} interleaved runs"
+        )
+        print(f"  old scripts, sequential   {statistics.median(old):6.2f} s")
+        print(f"  snakemake --cores 2       {statistics.median(full):6.2f} s")
+        print(
+            f"  ratio snakemake / old     {statistics.median(full) / statistics.median(old):6.2f}"
+            "  (target <= 1.0)"
+        )
+        print(f"  no-op rerun               {statistics.median(noop):6.2f} s  (target < 2 s)")
+        if args.big:
+            root = Path(tmp) / "big"
+            big_collection(root, args.big)
+            work = Path(tmp) / "bigwf"
+            build, proc = timed(snakemake(work, root, "-q"))
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            dry = []
+            for _ in range(args.repeats):
+                t, proc = timed(snakemake(work, root, "-n"))
+                assert "Nothing to be done" in proc.stdout + proc.stderr
+                dry.append(t)
+            print(
+                f"{args.big} small traces: full build {build:.1f} s; "
+                f"no-op dry run {statistics.median(dry):.2f} s  (target < 5 s)"
+            )
+
+
+if __name__ == "__main__":
+    main()
