@@ -21,6 +21,14 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plot.smk"
 
 
+# Cheap aggregation steps run where snakemake runs, never as cluster jobs.
+localrules:
+    all,
+    table,
+    invalid_traces,
+    plot,
+
+
 rule all:
     default_target: True
     input:

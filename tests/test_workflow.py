@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import re
 import shutil
 import statistics
@@ -27,8 +26,11 @@ pytestmark = pytest.mark.workflow
 
 INFERENCE = ["TTFT", "TPOT", "request_throughput", "output_throughput"]
 FIELDS = dict(
-    zip(INFERENCE, ["mean_ttft_ms", "mean_tpot_ms", "request_throughput", "output_throughput"],
-        strict=True)
+    zip(
+        INFERENCE,
+        ["mean_ttft_ms", "mean_tpot_ms", "request_throughput", "output_throughput"],
+        strict=True,
+    )
 )
 EXPERT = "token_to_expert_assignment"
 NAME = re.compile(r"-(vllmTP4|vllmEP4)-\w+\[[a-z0-9]+_(\d+)_(\d+)(_eplbo(?:n|ff))?\]-")
@@ -40,19 +42,48 @@ def small_specs() -> list[TraceSpec]:
     for variant in ("Baseline", "DefaultAll2All"):
         gates = 1 if variant == "DefaultAll2All" else 0
         for seqs, tokens in ((8, 8192), (32, 8192), (64, 8192), (32, 2048), (32, 16384)):
-            specs.append(TraceSpec(variant, seqs, tokens, gate_runs=gates, layers=2, steps=6,
-                                   num_prompts=3, result_files=2 if seqs == 8 else 1))
-    specs.append(TraceSpec("DefaultAll2All", 32, 8192, eplb="on", gate_runs=1, layers=2,
-                           steps=6, num_prompts=3))
-    specs.append(TraceSpec("DefaultAll2All", 32, 8192, eplb="off", gate_runs=1, layers=2,
-                           steps=6, num_prompts=3))
+            specs.append(
+                TraceSpec(
+                    variant,
+                    seqs,
+                    tokens,
+                    gate_runs=gates,
+                    layers=2,
+                    steps=6,
+                    num_prompts=3,
+                    result_files=2 if seqs == 8 else 1,
+                )
+            )
+    specs.append(
+        TraceSpec(
+            "DefaultAll2All", 32, 8192, eplb="on", gate_runs=1, layers=2, steps=6, num_prompts=3
+        )
+    )
+    specs.append(
+        TraceSpec(
+            "DefaultAll2All", 32, 8192, eplb="off", gate_runs=1, layers=2, steps=6, num_prompts=3
+        )
+    )
     return specs
 
 
-def snakemake(workdir: Path, traces: Path, *args: str, check: bool = True,
-              cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--cores", "2", "--config", f"traces={traces}", *args]
+def snakemake(
+    workdir: Path, traces: Path, *args: str, check: bool = True, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        "2",
+        "--config",
+        f"traces={traces}",
+        *args,
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd or workdir.parent)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -91,8 +122,9 @@ def reference_totals(trace: Path) -> list[float]:
 
 
 def mtimes(folder: Path) -> dict[str, int]:
-    return {str(p.relative_to(folder)): p.stat().st_mtime_ns
-            for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def jobs_planned(proc: subprocess.CompletedProcess[str]) -> dict[str, int]:
@@ -168,8 +200,9 @@ def test_expert_table(built: dict[str, Any]) -> None:
         cv = math.sqrt(sum((t - mean) ** 2 for t in totals) / len(totals)) / mean
         assert math.isclose(float(row["coefficient_of_variation"]), cv, rel_tol=1e-9)
         # the cached per-trace file carries the same value and its sources
-        cached = json.loads((built["results"] / "metrics" / row["trace"] /
-                             f"{EXPERT}.json").read_text())
+        cached = json.loads(
+            (built["results"] / "metrics" / row["trace"] / f"{EXPERT}.json").read_text()
+        )
         assert cached["status"] == "ok"
         assert cached["value"]["totals"] == totals
         assert any(s.startswith("gates_logs/") for s in cached["sources"])
@@ -178,8 +211,10 @@ def test_expert_table(built: dict[str, Any]) -> None:
 @pytest.mark.parametrize("metric", INFERENCE)
 def test_plotted_points_follow_sweeps_and_exclusions(built: dict[str, Any], metric: str) -> None:
     traces = built["traces"]
-    for x_index, fixed_index, fixed, sweep in ((2, 3, 8192, "max_num_seqs"),
-                                               (3, 2, 32, "max_num_batched_tokens")):
+    for x_index, fixed_index, fixed, sweep in (
+        (2, 3, 8192, "max_num_seqs"),
+        (3, 2, 32, "max_num_batched_tokens"),
+    ):
         expected: dict[tuple[str, int], list[float]] = {}
         for trace in traces.iterdir():
             m = NAME.search(trace.name)
@@ -187,7 +222,8 @@ def test_plotted_points_follow_sweeps_and_exclusions(built: dict[str, Any], metr
                 continue
             variant = {"vllmTP4": "Baseline", "vllmEP4": "DefaultAll2All"}[m[1]]
             expected.setdefault((variant, int(m[x_index])), []).append(
-                reference_mean(trace, FIELDS[metric]))
+                reference_mean(trace, FIELDS[metric])
+            )
         rows = read_csv(built["results"] / "plots" / f"{metric}_vs_{sweep}.csv")
         got = {(r["variant"], int(r["x"])): (float(r["y"]), int(r["n"])) for r in rows}
         assert set(got) == set(expected)
@@ -241,8 +277,11 @@ def test_editing_one_result_file_reruns_only_its_trace(fresh: dict[str, Path]) -
     assert changed == {target.name}
     row = next(r for r in read_csv(results / "tables" / "TTFT.csv") if r["trace"] == target.name)
     assert math.isclose(float(row["value"]), reference_mean(target, "mean_ttft_ms"))
-    assert "Nothing to be done" in snakemake(fresh["work"], traces, "-n").stderr + \
-        snakemake(fresh["work"], traces, "-n").stdout
+    assert (
+        "Nothing to be done"
+        in snakemake(fresh["work"], traces, "-n").stderr
+        + snakemake(fresh["work"], traces, "-n").stdout
+    )
 
 
 def test_adding_and_removing_a_trace_updates_tables(fresh: dict[str, Path]) -> None:
@@ -303,8 +342,18 @@ def test_directories_without_card_are_ignored_and_reported(tmp_path: Path) -> No
 def test_default_config_runs_from_another_directory(tmp_path: Path) -> None:
     """No --config traces: the default example collection is found via the Snakefile."""
     work = tmp_path / "out"
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work),
-           "--cores", "2", "-n"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(work),
+        "--cores",
+        "2",
+        "-n",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     example = sorted(p.name for p in (REPO / "resources" / "example_traces").iterdir())

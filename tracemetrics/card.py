@@ -116,8 +116,10 @@ def load_card(path: Path) -> Card:
         line = mark.line + 1 if mark else None
         column = mark.column + 1 if mark else None
         raise TraceError(path, f"not valid YAML: {problem}", line, column) from None
-    except yaml.YAMLError as exc:  # e.g. bytes that are not UTF-8
-        raise TraceError(path, f"not valid YAML: {exc}") from None
+    except yaml.reader.ReaderError as exc:  # e.g. bytes that are not UTF-8
+        raise TraceError(path, f"not valid YAML: {exc.reason} at offset {exc.position}") from None
+    except yaml.YAMLError as exc:  # keep the message on one line
+        raise TraceError(path, f"not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise TraceError(path, f"workload card is {kind}, expected a mapping")

@@ -60,7 +60,7 @@ def assignment_summary(
     if total <= 0:
         raise TraceError(where, "gate logs hold no expert load (no steps, or all zero)")
     normalized = [t / total for t in totals]
-    entropy = -math.fsum(p * math.log2(p) for p in normalized if p > 0)
+    entropy = 0.0 - math.fsum(p * math.log2(p) for p in normalized if p > 0)  # never -0.0
     mean = total / experts
     std = math.sqrt(math.fsum((t - mean) ** 2 for t in totals) / experts)
     return {
@@ -68,7 +68,8 @@ def assignment_summary(
         "normalized": normalized,
         "summary": {
             "entropy": entropy,
-            "normalized_entropy": entropy / math.log2(experts),
+            # rounding can take a uniform distribution a hair past 1
+            "normalized_entropy": min(entropy / math.log2(experts), 1.0),
             "coefficient_of_variation": std / mean,
             "max_min_ratio": max(totals) / min(t for t in totals if t > 0),
             "total_tokens": total,

@@ -32,6 +32,7 @@ class MetricResult:
     reason: str | None = None
     warnings: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    runs: int | None = None  # benchmark runs averaged (result-JSON metrics)
     error: TraceError | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -44,6 +45,7 @@ class MetricResult:
             "reason": self.reason,
             "warnings": self.warnings,
             "sources": self.sources,
+            "runs": self.runs,
         }
 
 
@@ -84,9 +86,9 @@ def _results_metrics(
             "ok",
             mean.value,
             unit[name],
-            None,
-            mean.warnings,
-            sources,
+            warnings=mean.warnings,
+            sources=sources,
+            runs=mean.count,
         )
     return out
 

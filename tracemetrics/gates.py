@@ -78,7 +78,7 @@ def _fast(data: bytes) -> GateLog | None:
         doc = simdjson.Parser().parse(data)
         if not isinstance(doc, simdjson.Object) or not all(k in doc for k in KEYS):
             return None
-        rows, tokens, steps = (doc[k] for k in KEYS)
+        steps, tokens, rows = (doc[k] for k in KEYS)
         if not all(isinstance(x, simdjson.Array) for x in (rows, tokens, steps)):
             return None
         n = len(rows)
@@ -95,8 +95,8 @@ def _fast(data: bytes) -> GateLog | None:
         if (loads < 0).any() or (num_tokens < 0).any():
             return None
         return GateLog(num_tokens, loads.reshape(n, width))
-    except (ValueError, TypeError, UnicodeDecodeError, KeyError):
-        return None
+    except (ValueError, TypeError, RuntimeError, UnicodeDecodeError, KeyError):
+        return None  # RuntimeError: simdjson's BIGINT_ERROR
 
 
 def _number_list(path: Path, key: str, values: Any, where: str = "") -> None:
@@ -105,7 +105,11 @@ def _number_list(path: Path, key: str, values: Any, where: str = "") -> None:
             raise TraceError(
                 path, f"{key}{where}[{i}] is {type_name(v)} ({v!r}), expected a number"
             )
-        if not math.isfinite(v):
+        try:
+            finite = math.isfinite(v)
+        except OverflowError:  # an integer beyond the float range
+            finite = False
+        if not finite:
             raise TraceError(path, f"{key}{where}[{i}] is {v!r}, not a finite number")
         if v < 0:
             raise TraceError(path, f"{key}{where}[{i}] is negative ({v!r})")

@@ -46,6 +46,10 @@ def parse_documents(path: Path, data: bytes, allow_lines: bool) -> list[Any]:
     except json.JSONDecodeError as exc:
         if not (allow_lines and exc.msg == "Extra data"):
             raise _error(path, exc) from None
+    except RecursionError:
+        raise TraceError(path, "not valid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise TraceError(path, f"not valid JSON: {exc}") from None
     docs = []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
@@ -53,6 +57,10 @@ def parse_documents(path: Path, data: bytes, allow_lines: bool) -> list[Any]:
                 docs.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise _error(path, exc, number - 1) from None
+            except RecursionError:
+                raise TraceError(path, "not valid JSON: nested too deeply", number) from None
+            except ValueError as exc:
+                raise TraceError(path, f"not valid JSON: {exc}", number) from None
     return docs
 
 

@@ -44,16 +44,21 @@ class Run:
 
     path: Path
     fields: dict[str, Scalar]
+    nested: frozenset[str] = frozenset()  # keys holding a list or an object
 
 
-def _scalars(obj: Any) -> dict[str, Scalar]:
-    # Containers (the per-request arrays) are skipped without being materialised.
+def _scalars(obj: Any) -> tuple[dict[str, Scalar], frozenset[str]]:
+    # Containers (the per-request arrays) are skipped without being materialised;
+    # only their keys are kept, so a list where a number belongs is an error.
     out: dict[str, Scalar] = {}
+    nested = []
     for key in obj:
         value = obj[key]
         if value is None or isinstance(value, int | float | str):
             out[key] = value
-    return out
+        else:
+            nested.append(key)
+    return out, frozenset(nested)
 
 
 def read_runs(path: Path) -> list[Run]:
@@ -61,17 +66,17 @@ def read_runs(path: Path) -> list[Run]:
     data = read_bytes(path, "result file")
     try:
         doc = simdjson.Parser().parse(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RuntimeError, UnicodeDecodeError):  # RuntimeError: BIGINT_ERROR
         doc = None  # not plain JSON to simdjson: let the exact parser decide
     if isinstance(doc, simdjson.Object):
-        return [Run(path, _scalars(doc))]
+        return [Run(path, *_scalars(doc))]
     docs = parse_documents(path, data, allow_lines=True)
     runs = []
     for number, obj in enumerate(docs, start=1):
         if not isinstance(obj, dict):
             where = f"JSON value {number}" if len(docs) > 1 else "top-level JSON value"
             raise TraceError(path, f"{where} is {type_name(obj)}, expected an object")
-        runs.append(Run(path, _scalars(obj)))
+        runs.append(Run(path, *_scalars(obj)))
     return runs
 
 
@@ -99,6 +104,8 @@ def field_mean(runs: list[Run], field: str) -> FieldMean:
     values: list[float] = []
     missing: list[str] = []
     for run in runs:
+        if field in run.nested:
+            raise TraceError(run.path, f"field {field!r} is a list or an object, expected a number")
         if field not in run.fields:
             missing.append(run.path.name)
             continue
@@ -107,9 +114,13 @@ def field_mean(runs: list[Run], field: str) -> FieldMean:
             raise TraceError(
                 run.path, f"field {field!r} is {type_name(value)} ({value!r}), expected a number"
             )
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf  # an integer beyond the float range
+        if not math.isfinite(number):
             raise TraceError(run.path, f"field {field!r} is {value!r}, not a finite number")
-        values.append(float(value))
+        values.append(number)
     if not values:
         where = runs[0].path.parent if runs else "results"
         available = ", ".join(numeric_fields(runs)) or "none"
