@@ -4,6 +4,7 @@ temporary directory and stopped by pid. Installs Debian's slurm-wlm and munge if
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -61,7 +62,9 @@ class SlurmCluster:
                 self.procs.append(
                     subprocess.Popen(
                         [f"/usr/sbin/{daemon}", "-D", "-f", str(self.conf)],
-                        stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=self.env,
                         start_new_session=True,
                     )
                 )
@@ -178,10 +181,8 @@ class SlurmCluster:
                     proc.wait()
         self.procs.clear()
         if self.munged_pid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.munged_pid, 15)
-            except ProcessLookupError:
-                pass
             self.munged_pid = None
         if self.linked_system_conf and SYSTEM_CONF.is_symlink():
             SYSTEM_CONF.unlink()

@@ -42,9 +42,21 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
 def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("local")
     subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(work),
-         "--cores", "2", "--config", f"traces={EXAMPLES}"],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(work),
+            "--cores",
+            "2",
+            "--config",
+            f"traces={EXAMPLES}",
+        ],
+        check=True,
+        capture_output=True,
     )
     return work / "results"
 
@@ -53,26 +65,54 @@ def assert_same_outputs(results: Path, reference: Path) -> None:
     tables = sorted(p.name for p in (reference / "tables").iterdir())
     assert tables and tables == sorted(p.name for p in (results / "tables").iterdir())
     for name in tables:  # byte for byte
-        assert (results / "tables" / name).read_bytes() == (reference / "tables" / name).read_bytes()
+        assert (results / "tables" / name).read_bytes() == (
+            reference / "tables" / name
+        ).read_bytes()
     points = sorted(p.name for p in (reference / "plots").glob("*.csv"))
-    match, mismatch, errors = filecmp.cmpfiles(reference / "plots", results / "plots", points,
-                                               shallow=False)
+    match, mismatch, errors = filecmp.cmpfiles(
+        reference / "plots", results / "plots", points, shallow=False
+    )
     assert (mismatch, errors) == ([], []) and len(match) == len(points) > 0
 
 
-def test_workflow_through_slurm_profile(cluster: SlurmCluster, local_run: Path,
-                                        tmp_path: Path) -> None:
-    env = {**cluster.env, "TRACEMETRICS_SLURM_PARTITION": "debug",
-           "TRACEMETRICS_SLURM_CONSTRAINT": "cpu"}
+def test_workflow_through_slurm_profile(
+    cluster: SlurmCluster, local_run: Path, tmp_path: Path
+) -> None:
+    env = {
+        **cluster.env,
+        "TRACEMETRICS_SLURM_PARTITION": "debug",
+        "TRACEMETRICS_SLURM_CONSTRAINT": "cpu",
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-         "--workflow-profile", str(REPO / "workflow" / "profiles" / "slurm"),
-         "--slurm-status-command", "squeue", "--slurm-no-account",
-         "--slurm-init-seconds-before-status-checks", "1", "--slurm-keep-successful-logs",
-         # this test node is small: 2 cores; the profile's limits are for Perlmutter
-         "--cores", "2", "--resources", "mem_mb=4000", "--latency-wait", "5",
-         "--config", f"traces={EXAMPLES}"],
-        capture_output=True, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "--workflow-profile",
+            str(REPO / "workflow" / "profiles" / "slurm"),
+            "--slurm-status-command",
+            "squeue",
+            "--slurm-no-account",
+            "--slurm-init-seconds-before-status-checks",
+            "1",
+            "--slurm-keep-successful-logs",
+            # this test node is small: 2 cores; the profile's limits are for Perlmutter
+            "--cores",
+            "2",
+            "--resources",
+            "mem_mb=4000",
+            "--latency-wait",
+            "5",
+            "--config",
+            f"traces={EXAMPLES}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-5000:]
@@ -93,14 +133,24 @@ def test_workflow_through_slurm_profile(cluster: SlurmCluster, local_run: Path,
     assert_same_outputs(tmp_path / "results", local_run)
 
 
-def test_in_allocation_batch_script(cluster: SlurmCluster, local_run: Path,
-                                    tmp_path: Path) -> None:
+def test_in_allocation_batch_script(cluster: SlurmCluster, local_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "job.out"
     proc = subprocess.run(
-        ["sbatch", "--wait", "--parsable", f"--chdir={tmp_path}", f"--output={out}",
-         "--cpus-per-task=2", "--mem=4000",
-         str(REPO / "scripts" / "slurm_allocation.sbatch"), "--config", f"traces={EXAMPLES}"],
-        capture_output=True, text=True, env={**cluster.env, "TRACEMETRICS_REPO": str(REPO)},
+        [
+            "sbatch",
+            "--wait",
+            "--parsable",
+            f"--chdir={tmp_path}",
+            f"--output={out}",
+            "--cpus-per-task=2",
+            "--mem=4000",
+            str(REPO / "scripts" / "slurm_allocation.sbatch"),
+            "--config",
+            f"traces={EXAMPLES}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**cluster.env, "TRACEMETRICS_REPO": str(REPO)},
     )
     job_log = out.read_text() if out.exists() else ""
     assert proc.returncode == 0, proc.stderr + job_log[-4000:]
