@@ -67,7 +67,6 @@ if not TRACES:
 wildcard_constraints:
     trace="[^/]+",
     metric="|".join(re.escape(m) for m in config["metrics"]),
-    sweep="|".join(re.escape(s) for s in SWEEPS),
 
 
 def trace_dir(wildcards) -> str:

@@ -1,23 +1,25 @@
-# Sweep plots: each inference metric against each configured sweep, one job per metric.
+# Sweep plots: every inference metric against every configured sweep. One job draws
+# them all, so matplotlib and pandas are imported once rather than once per metric.
 
 
 rule plot:
     input:
-        "results/tables/{metric}.csv",
+        [f"results/tables/{m}.csv" for m in PLOTTED],
     output:
         png=[
             report(
-                f"results/plots/{{metric}}_vs_{s}.png",
+                f"results/plots/{m}_vs_{s}.png",
                 caption="../report/plot.rst",
-                category="{metric}",
-                labels={"metric": "{metric}", "kind": f"vs {s}"},
+                category=m,
+                labels={"metric": m, "kind": f"vs {s}"},
             )
+            for m in PLOTTED
             for s in SWEEPS
         ],
-        csv=[f"results/plots/{{metric}}_vs_{s}.csv" for s in SWEEPS],
+        csv=[f"results/plots/{m}_vs_{s}.csv" for m in PLOTTED for s in SWEEPS],
     log:
-        "results/logs/plot/{metric}.log",
+        "results/logs/plot.log",
     conda:
         "../../environment.yml"
     script:
-        "../../scripts/plot_metric.py"
+        "../../scripts/plot_sweeps.py"
