@@ -5,10 +5,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pandas as pd  # noqa: E402
+import pandas as pd
 
-from tracemetrics.plots import Sweep, plot_sweep, sweep_points, write_points  # noqa: E402
-from tracemetrics.registry import METRICS  # noqa: E402
+from tracemetrics.plots import Sweep, plot_sweep, sweep_points, write_points
+from tracemetrics.registry import METRICS
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 variants = list(snakemake.config["variants"])
