@@ -10,13 +10,13 @@ import filecmp
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .slurm_cluster import SlurmCluster, SlurmUnavailable
+from .snakemake_runner import run_snakemake
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "resources" / "example_traces"
@@ -41,23 +41,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("local")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(work),
-            "--cores",
-            "2",
-            "--config",
-            f"traces={EXAMPLES}",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    run_snakemake(work, traces=EXAMPLES)
     return work / "results"
 
 
@@ -83,36 +67,24 @@ def test_workflow_through_slurm_profile(
         "TRACEMETRICS_SLURM_PARTITION": "debug",
         "TRACEMETRICS_SLURM_CONSTRAINT": "cpu",
     }
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(REPO / "Snakefile"),
-            "-d",
-            str(tmp_path),
-            "--workflow-profile",
-            str(REPO / "workflow" / "profiles" / "slurm"),
-            "--slurm-status-command",
-            "squeue",
-            "--slurm-no-account",
-            "--slurm-init-seconds-before-status-checks",
-            "1",
-            "--slurm-keep-successful-logs",
-            # this test node is small: 2 cores; the profile's limits are for Perlmutter
-            "--cores",
-            "2",
-            "--resources",
-            "mem_mb=4000",
-            "--latency-wait",
-            "5",
-            "--config",
-            f"traces={EXAMPLES}",
-        ],
-        capture_output=True,
-        text=True,
+    proc = run_snakemake(
+        tmp_path,
+        "--workflow-profile",
+        str(REPO / "workflow" / "profiles" / "slurm"),
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-no-account",
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        "--slurm-keep-successful-logs",
+        # this test node is small: 2 cores; the profile's limits are for Perlmutter
+        "--resources",
+        "mem_mb=4000",
+        "--latency-wait",
+        "5",
+        traces=EXAMPLES,
         env=env,
+        check=False,
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-5000:]

@@ -22,6 +22,8 @@ if str(REPO) not in sys.path:
 
 from tracemetrics.synth import TraceSpec, write_collection  # noqa: E402
 
+from .snakemake_runner import run_snakemake  # noqa: E402
+
 pytestmark = pytest.mark.workflow
 
 INFERENCE = ["TTFT", "TPOT", "request_throughput", "output_throughput"]
@@ -68,26 +70,12 @@ def small_specs() -> list[TraceSpec]:
 
 
 def snakemake(
-    workdir: Path, traces: Path, *args: str, check: bool = True, cwd: Path | None = None
+    workdir: Path, traces: Path, *args: str, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--cores",
-        "2",
-        "--config",
-        f"traces={traces}",
-        *args,
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd or workdir.parent)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return proc
+    """Run the workflow on `traces`; `key=value` arguments are extra config entries."""
+    config = tuple(a for a in args if "=" in a and not a.startswith("-"))
+    flags = [a for a in args if a not in config]
+    return run_snakemake(workdir, *flags, traces=traces, config=config, check=check)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
@@ -341,20 +329,7 @@ def test_directories_without_card_are_ignored_and_reported(tmp_path: Path) -> No
 
 def test_default_config_runs_from_another_directory(tmp_path: Path) -> None:
     """No --config traces: the default example collection is found via the Snakefile."""
-    work = tmp_path / "out"
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(work),
-        "--cores",
-        "2",
-        "-n",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    proc = run_snakemake(tmp_path / "out", "-n", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     example = sorted(p.name for p in (REPO / "resources" / "example_traces").iterdir())
     assert jobs_planned(proc)["extract"] == len(example)
