@@ -32,7 +32,8 @@ if str(REPO) not in sys.path:  # the tests run from a clean clone without `pip i
 from tracemetrics import synth  # noqa: E402
 
 TM_TRACE_NAME = "Mixtral8x7B-vllmEP4-Perlmutter[defaultall2all_32_8192]-group12"
-TM_REAL_CARDS = REPO.parent / "shared" / "reference" / "workload_cards"
+# A real malformed card from a public trace collection (line 18 is not valid YAML).
+TM_REAL_CARDS = REPO / "tests" / "data"
 TM_BROKEN_CARD = TM_REAL_CARDS / f"{TM_TRACE_NAME}.yaml"  # line 18 is not valid YAML
 
 

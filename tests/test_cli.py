@@ -21,7 +21,7 @@ FIELDS = {
     "output_throughput": "output_throughput",
 }
 EXPERT = "token_to_expert_assignment"
-ALL_METRICS = [*FIELDS, EXPERT]
+ALL_METRICS = [*FIELDS, EXPERT, "expert_load_by_layer", "expert_imbalance"]
 
 
 def no_traceback(proc) -> None:
@@ -605,10 +605,10 @@ def test_usage_errors_exit_2(args, run_tracemetrics):
     assert proc.stdout == ""
 
 
-def test_metrics_subcommand_lists_all_five(run_tracemetrics):
+def test_metrics_subcommand_lists_every_metric(run_tracemetrics):
     out = assert_ok(run_tracemetrics("metrics"))
     lines = out.splitlines()
-    assert len(lines) == 5
+    assert len(lines) == len(ALL_METRICS)
     names = [line.split(":", 1)[0].split(" [", 1)[0] for line in lines]
     assert sorted(names) == sorted(ALL_METRICS)
 

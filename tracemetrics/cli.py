@@ -28,6 +28,16 @@ def _phases(text: str) -> tuple[str, ...]:
     return phases
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tracemetrics",
@@ -44,6 +54,22 @@ def _parser() -> argparse.ArgumentParser:
             default=DEFAULT_PHASES,
             metavar="P1,P2",
             help=f"workload phases accepted as inference (default: {','.join(DEFAULT_PHASES)})",
+        )
+        p.add_argument(
+            "--max-step-tokens",
+            type=_positive_int,
+            default=None,
+            metavar="N",
+            help="drop gate-log steps with more than N tokens (vLLM's profiling/warm-up "
+            "batch) from every expert metric (default: keep all)",
+        )
+        p.add_argument(
+            "--ep-size",
+            type=_positive_int,
+            default=None,
+            metavar="N",
+            help="EP size for expert_imbalance's rank balance "
+            "(default: the card's Model-executor.model_plan_parallelization.ep)",
         )
 
     ext = sub.add_parser("extract", help="print one metric of one trace")
@@ -82,7 +108,9 @@ def run(argv: Sequence[str]) -> int:
             unit = f" [{m.unit}]" if m.unit else ""
             print(f"{m.name}{unit}: {m.description}")
         return 0
-    options = Options(phases=args.phases)
+    options = Options(
+        phases=args.phases, max_step_tokens=args.max_step_tokens, ep_size=args.ep_size
+    )
     if args.command == "extract":
         try:
             result = compute(args.trace, args.metric, options)

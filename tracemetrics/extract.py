@@ -9,7 +9,14 @@ from typing import Any
 
 from .card import DEFAULT_PHASES, Card, find_card, load_card
 from .errors import TraceError
-from .expert_stats import ExpertLoadScan, assignment_summary
+from .expert_stats import (
+    DEFAULT_TOP_K,
+    ExpertLoadScan,
+    assignment_summary,
+    consistency_warning,
+    imbalance_value,
+    load_by_layer,
+)
 from .gates import gate_log_files
 from .registry import METRICS
 from .results import field_mean, read_all_runs, result_files
@@ -17,7 +24,16 @@ from .results import field_mean, read_all_runs, result_files
 
 @dataclass(frozen=True)
 class Options:
+    """How metrics are computed.
+
+    `max_step_tokens`: drop gate-log steps whose num_tokens exceed it (vLLM's profiling
+    batch) from every gate metric; None keeps all. `ep_size`: the EP size for
+    expert_imbalance's rank balance, instead of the card's.
+    """
+
     phases: tuple[str, ...] = DEFAULT_PHASES
+    max_step_tokens: int | None = None
+    ep_size: int | None = None
 
 
 @dataclass
@@ -93,26 +109,61 @@ def _results_metrics(
     return out
 
 
-def _gates_metrics(trace_dir: Path, card: Card, names: list[str]) -> dict[str, MetricResult]:
+def _gates_metrics(
+    trace_dir: Path, card: Card, names: list[str], options: Options
+) -> dict[str, MetricResult]:
+    where = trace_dir / "gates_logs"
+    if options.ep_size is not None:
+        ep_size, ep_source = options.ep_size, "option"
+    else:
+        ep_size, ep_source = card.ep_size, "card"
+    top_k = card.top_k if card.top_k is not None and card.top_k > 0 else DEFAULT_TOP_K
     try:
         card.require_moe()
         files = gate_log_files(trace_dir)
-        scan = ExpertLoadScan().scan(files)
-        value = assignment_summary(
-            [] if scan.totals is None else scan.totals.tolist(),
-            scan.total_steps,
-            trace_dir / "gates_logs",
-        )
+        scan = ExpertLoadScan(
+            max_step_tokens=options.max_step_tokens, ep_size=ep_size, top_k=top_k
+        ).scan(files)
+        if scan.rows_dropped and not scan.total_steps:
+            raise TraceError(
+                where,
+                f"all {scan.rows_dropped} steps have num_tokens above "
+                f"max_step_tokens = {options.max_step_tokens}; nothing left to measure",
+            )
     except TraceError as exc:
         return {n: _failed(n, trace_dir, exc) for n in names}
     sources = [
         str(card.path.relative_to(trace_dir)),
         *_relative(trace_dir, (f.path for f in files)),
     ]
-    return {
-        n: MetricResult(n, trace_dir.name, "ok", value, METRICS[n].unit, sources=sources)
-        for n in names
-    }
+
+    def value_of(name: str) -> tuple[dict[str, Any], list[str]]:
+        if name == "expert_load_by_layer":
+            return load_by_layer(scan, where), []
+        if name == "expert_imbalance":
+            warning = consistency_warning(scan, where)
+            return imbalance_value(scan, where, ep_source), [warning] if warning else []
+        return assignment_summary(
+            [] if scan.totals is None else scan.totals.tolist(), scan.total_steps, where
+        ), []
+
+    out = {}
+    for name in names:
+        try:
+            value, warnings = value_of(name)
+        except TraceError as exc:
+            out[name] = _failed(name, trace_dir, exc)
+            continue
+        out[name] = MetricResult(
+            name,
+            trace_dir.name,
+            "ok",
+            value,
+            METRICS[name].unit,
+            warnings=warnings,
+            sources=sources,
+        )
+    return out
 
 
 def _failed(name: str, trace_dir: Path, exc: TraceError) -> MetricResult:
@@ -148,7 +199,7 @@ def extract(
     if by_results:
         out.update(_results_metrics(trace_dir, card, by_results, options))
     if by_gates:
-        out.update(_gates_metrics(trace_dir, card, by_gates))
+        out.update(_gates_metrics(trace_dir, card, by_gates, options))
     return {n: out[n] for n in names}
 
 

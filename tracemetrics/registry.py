@@ -69,6 +69,48 @@ METRICS: dict[str, Metric] = {
             "their normalized distribution, and its entropy, coefficient of "
             "variation and max/min ratio.",
         ),
+        Metric(
+            "expert_load_by_layer",
+            "gates",
+            None,
+            "",
+            "Expert load by layer",
+            None,
+            "Per MoE layer (gate_logs_<layer>.json): `layers` (layer ids, ascending); "
+            "`totals` (layer x expert matrix: expert_loads summed over every run and step); "
+            "`normalized` (each layer's row / its sum); `cv` (per layer: population std / "
+            "mean of its row over experts); `max_over_mean` (per layer: max / mean of its "
+            "row); a layer without load has null entries. `summary`: num_layers, "
+            "num_experts, total_steps (rows summed), cv_mean, cv_max, max_over_mean_mean, "
+            "max_over_mean_max (over layers with load). Steps above --max-step-tokens, "
+            "when set, are dropped.",
+        ),
+        Metric(
+            "expert_imbalance",
+            "gates",
+            None,
+            "",
+            "Per-step expert imbalance",
+            "lower",
+            "Over rows = (step, layer, run) with non-zero load: `expert_max_over_mean` "
+            "(max over experts / mean over experts of the row): mean, median, p95 "
+            "(linear interpolation as numpy, from a histogram with 4096 bins per unit: "
+            "within `percentile_resolution` = 1/4096 below the exact value), max, and "
+            "token_weighted_mean (weights: the row's num_tokens); `per_step_cv_mean`: "
+            "population std / mean over experts of each row, averaged over rows; `rows`, "
+            "`zero_load_rows` (rows without load, left out). `ep_balance` for the EP size "
+            "(--ep-size, else the card's Model-executor.model_plan_parallelization.ep; "
+            "`skipped` with a `reason` when it is missing, 1, or does not divide E): rank "
+            "r owns experts r*E/ep .. (r+1)*E/ep-1, rank load = sum of its experts' loads; "
+            "`balancedness` (vLLM EPLB): per step (position within a run, all layers), sum "
+            "over layers of mean rank load / sum over layers of max rank load, averaged "
+            "over the steps with load of all runs; `rank_max_over_mean_mean`: max / mean "
+            "rank load averaged over rows with load; `steps`. `consistency`: top_k (the "
+            "card's expert_parallel.top_k, default 2), rows_checked, rows_mismatched (rows "
+            "whose sum differs from top_k x num_tokens by more than 1e-6 x max(1, "
+            "top_k x num_tokens); a warning when any). `warmup_filter`: max_step_tokens, "
+            "rows_dropped (steps with num_tokens above it, dropped from every gate metric).",
+        ),
     )
 }
 

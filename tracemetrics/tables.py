@@ -23,6 +23,79 @@ SUMMARY_KEYS = (
 )
 
 
+# expert_imbalance: column -> path into the value (nested keys)
+IMBALANCE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "num_experts": ("num_experts",),
+    "rows": ("rows",),
+    "zero_load_rows": ("zero_load_rows",),
+    "max_over_mean_mean": ("expert_max_over_mean", "mean"),
+    "max_over_mean_median": ("expert_max_over_mean", "median"),
+    "max_over_mean_p95": ("expert_max_over_mean", "p95"),
+    "max_over_mean_max": ("expert_max_over_mean", "max"),
+    "max_over_mean_token_weighted_mean": ("expert_max_over_mean", "token_weighted_mean"),
+    "per_step_cv_mean": ("per_step_cv_mean",),
+    "ep_size": ("ep_balance", "ep_size"),
+    "ep_balancedness": ("ep_balance", "balancedness"),
+    "ep_rank_max_over_mean_mean": ("ep_balance", "rank_max_over_mean_mean"),
+    "ep_skipped_reason": ("ep_balance", "reason"),
+    "top_k": ("consistency", "top_k"),
+    "rows_checked": ("consistency", "rows_checked"),
+    "rows_mismatched": ("consistency", "rows_mismatched"),
+    "max_step_tokens": ("warmup_filter", "max_step_tokens"),
+    "rows_dropped": ("warmup_filter", "rows_dropped"),
+}
+# expert_load_by_layer: its summary, then one cv_layer_<id> column per layer id
+LAYER_SUMMARY_KEYS = (
+    "num_layers",
+    "num_experts",
+    "total_steps",
+    "cv_mean",
+    "cv_max",
+    "max_over_mean_mean",
+    "max_over_mean_max",
+)
+
+
+def _dig(value: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _value_columns(metric: str, records: list[dict[str, Any]]) -> list[str]:
+    """The columns a metric's value gives, after the trace and status columns."""
+    ok = [r["value"] for r in records if r["status"] == "ok" and isinstance(r["value"], dict)]
+    if metric == "expert_imbalance":
+        return list(IMBALANCE_COLUMNS)
+    if metric == "expert_load_by_layer":
+        layers = sorted({layer for value in ok for layer in value["layers"]})
+        return [*LAYER_SUMMARY_KEYS, *(f"cv_layer_{layer}" for layer in layers)]
+    if METRICS[metric].source == "gates":  # token_to_expert_assignment
+        experts = max((len(value["normalized"]) for value in ok), default=0)
+        return [*SUMMARY_KEYS, *(f"normalized_{i}" for i in range(experts))]
+    return ["value", "unit", "runs"]
+
+
+def _value_cells(metric: str, record: dict[str, Any]) -> dict[str, Any]:
+    value = record.get("value")
+    if METRICS[metric].source != "gates":
+        return {"value": value, "unit": record.get("unit"), "runs": record.get("runs")}
+    if not isinstance(value, dict):
+        return {}
+    if metric == "expert_imbalance":
+        return {column: _dig(value, path) for column, path in IMBALANCE_COLUMNS.items()}
+    if metric == "expert_load_by_layer":
+        cells = dict(value["summary"])
+        layers = zip(value["layers"], value["cv"], strict=True)
+        cells.update({f"cv_layer_{layer}": cv for layer, cv in layers})
+        return cells
+    cells = dict(value["summary"])
+    cells.update({f"normalized_{i}": v for i, v in enumerate(value["normalized"])})
+    return cells
+
+
 def load_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
     records = []
     for path in paths:
@@ -36,29 +109,14 @@ def table_rows(
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Columns and rows of a metric's table, ordered by variant then configuration."""
     columns = ["trace", "variant", *CONFIG_COLUMNS, "excluded", "status", "reason"]
-    expert = METRICS[metric].source == "gates"
-    experts = 0
-    if expert:
-        experts = max(
-            (len(r["value"]["normalized"]) for r in records if r["status"] == "ok"),
-            default=0,
-        )
-        columns += [*SUMMARY_KEYS, *(f"normalized_{i}" for i in range(experts))]
-    else:
-        columns += ["value", "unit", "runs"]
+    columns += _value_columns(metric, records)
     columns += naming.extra_columns
 
     rows = []
     for record in records:
         row = naming.describe(record["trace"])
         row.update(status=record["status"], reason=record.get("reason"))
-        value = record.get("value")
-        if expert:
-            if isinstance(value, dict):
-                row.update(value["summary"])
-                row.update({f"normalized_{i}": v for i, v in enumerate(value["normalized"])})
-        else:
-            row.update(value=value, unit=record.get("unit"), runs=record.get("runs"))
+        row.update(_value_cells(metric, record))
         rows.append(row)
     order = list(naming.variants)
 
