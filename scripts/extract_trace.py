@@ -24,8 +24,14 @@ def main() -> int:
     parser.add_argument("--metrics", required=True, help="comma-separated metric names")
     parser.add_argument("--phases", required=True, help="comma-separated accepted phases")
     parser.add_argument("--strict", action="store_true", help="fail on an invalid trace")
+    parser.add_argument("--ep-size", type=int, help="EP size override (default: the card's)")
+    parser.add_argument("--max-step-tokens", type=int, help="drop gate-log steps above this")
     args = parser.parse_args()
-    options = Options(phases=tuple(args.phases.split(",")))
+    options = Options(
+        phases=tuple(args.phases.split(",")),
+        ep_size=args.ep_size,
+        max_step_tokens=args.max_step_tokens,
+    )
     results = extract(args.trace, args.metrics.split(","), options)
     if args.strict:
         for result in results.values():

@@ -143,7 +143,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_every_output_exists(built: dict[str, Any]) -> None:
     results = built["results"]
     names = sorted(p.name for p in built["traces"].iterdir())
-    for metric in [*INFERENCE, EXPERT]:
+    for metric in [*INFERENCE, EXPERT, "expert_load_by_layer", "expert_imbalance"]:
         assert (results / "tables" / f"{metric}.csv").is_file()
         for name in names:
             assert (results / "metrics" / name / f"{metric}.json").is_file()
@@ -345,3 +345,63 @@ def test_config_yaml_matches_schema_defaults() -> None:
     documented = (REPO / "config" / "README.md").read_text()
     for key in schema["properties"]:
         assert f"`{key}`" in documented, key
+
+
+# --- MoE load analysis outputs (issue 5) ---------------------------------------------
+
+
+def test_heatmap_per_moe_trace(built: dict[str, Any]) -> None:
+    heatmaps = built["results"] / "plots" / "heatmaps"
+    moe = {p.name for p in built["traces"].iterdir() if (p / "gates_logs").is_dir()}
+    assert moe and {p.stem for p in heatmaps.glob("*.png")} == moe
+
+
+def test_imbalance_sweep_points_follow_the_table(built: dict[str, Any]) -> None:
+    rows = read_csv(built["results"] / "tables" / "expert_imbalance.csv")
+    for column, name in (
+        ("max_over_mean_mean", "expert_max_over_mean"),
+        ("ep_balancedness", "ep_balancedness"),
+    ):
+        expected: dict[tuple[str, int], list[float]] = {}
+        for row in rows:
+            if row["status"] != "ok" or row["excluded"] == "True":
+                continue
+            if row["max_num_batched_tokens"] != "8192":
+                continue
+            key = (row["variant"], int(row["max_num_seqs"]))
+            expected.setdefault(key, []).append(float(row[column]))
+        points = read_csv(built["results"] / "plots" / f"{name}_vs_max_num_seqs.csv")
+        got = {(p["variant"], int(p["x"])): float(p["y"]) for p in points}
+        assert expected and set(got) == set(expected)
+        for key, values in expected.items():
+            assert math.isclose(got[key], statistics.fmean(values), rel_tol=1e-12)
+        # Baseline traces carry no gate logs here, so only DefaultAll2All is plotted
+        assert {k[0] for k in got} == {"DefaultAll2All"}
+
+
+def test_eplb_comparison_uses_only_the_eplb_traces(built: dict[str, Any]) -> None:
+    points = read_csv(built["results"] / "plots" / "eplb_on_vs_off.csv")
+    assert {p["eplb"] for p in points} == {"on", "off"}
+    assert {p["configuration"] for p in points} == {"DefaultAll2All 32/8192"}
+    ttft = {p["eplb"]: float(p["value"]) for p in points if p["quantity"] == "TTFT"}
+    for state in ("on", "off"):
+        trace = next(t for t in built["traces"].iterdir() if t.name.count(f"_eplb{state}]"))
+        assert math.isclose(ttft[state], reference_mean(trace, "mean_ttft_ms"), rel_tol=1e-12)
+    assert {p["quantity"] for p in points} >= {"TTFT", "expert_max_over_mean", "ep_balancedness"}
+
+
+def test_gate_options_reach_extraction(tmp_path: Path) -> None:
+    traces = tmp_path / "traces"
+    spec = TraceSpec("DefaultAll2All", 32, 8192, gate_runs=1, layers=2, steps=6, num_prompts=3)
+    write_collection(traces, [spec])
+    snakemake(tmp_path / "work", traces, "max_step_tokens=4096", "ep_size=2")
+    record = json.loads(
+        (
+            tmp_path / "work" / "results" / "metrics" / spec.name / "expert_imbalance.json"
+        ).read_text()
+    )
+    value = record["value"]
+    assert value["warmup_filter"]["max_step_tokens"] == 4096
+    # the generator's first step of every layer is the 8192-token profiling batch
+    assert value["warmup_filter"]["rows_dropped"] == 2
+    assert value["ep_balance"]["ep_size"] == 2 and value["ep_balance"]["source"] == "option"

@@ -14,7 +14,7 @@ import pandas as pd
 from matplotlib.ticker import FixedLocator, NullLocator
 
 from .atomic import savefig_atomic, write_atomic
-from .registry import Metric
+from .registry import Quantity
 
 AXIS_LABELS = {
     "max_num_seqs": "max-num-seqs",
@@ -43,8 +43,11 @@ def variant_colors(variants: list[str]) -> dict[str, Any]:
     return {v: palette[i % len(palette)] for i, v in enumerate(variants)}
 
 
-def sweep_points(table: pd.DataFrame, sweep: Sweep, variants: list[str]) -> pd.DataFrame:
-    """The plotted points: mean value per (variant, x) over the traces the sweep selects."""
+def sweep_points(
+    table: pd.DataFrame, sweep: Sweep, variants: list[str], column: str = "value"
+) -> pd.DataFrame:
+    """The plotted points: mean of `column` per (variant, x) over the traces the sweep
+    selects (status ok, not excluded, a known variant, the fixed values, a value)."""
     missing = [c for c in [sweep.x, *sweep.fixed] if c not in table.columns]
     if missing:
         available = ", ".join(c for c in table.columns if c not in ("trace", "reason"))
@@ -56,14 +59,15 @@ def sweep_points(table: pd.DataFrame, sweep: Sweep, variants: list[str]) -> pd.D
         & ~table["excluded"].astype(bool)
         & table["variant"].isin(variants)
         & table[sweep.x].notna()
+        & table[column].notna()
     )
-    for column, value in sweep.fixed.items():
-        keep &= table[column] == value
+    for fixed_column, fixed_value in sweep.fixed.items():
+        keep &= table[fixed_column] == fixed_value
     selected = table[keep]
     if selected.empty:
         return pd.DataFrame(columns=POINT_COLUMNS)
     points = (
-        selected.groupby(["variant", sweep.x], sort=False)["value"]
+        selected.groupby(["variant", sweep.x], sort=False)[column]
         .agg(y="mean", n="count")
         .reset_index()
         .rename(columns={sweep.x: "x"})
@@ -77,8 +81,14 @@ def write_points(path: Path, points: pd.DataFrame) -> None:
     write_atomic(path, lambda handle: points.to_csv(handle, index=False, lineterminator="\n"))
 
 
+def axis_label(quantity: Quantity) -> str:
+    unit = f" [{quantity.unit}]" if quantity.unit else ""
+    better = f" ({quantity.better} is better)" if quantity.better else ""
+    return f"{quantity.label}{unit}{better}"
+
+
 def plot_sweep(
-    points: pd.DataFrame, metric: Metric, sweep: Sweep, variants: list[str], path: Path
+    points: pd.DataFrame, quantity: Quantity, sweep: Sweep, variants: list[str], path: Path
 ) -> None:
     colors = variant_colors(variants)
     fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
@@ -103,10 +113,9 @@ def plot_sweep(
             transform=ax.transAxes,
             color="gray",
         )
-    unit = f" [{metric.unit}]" if metric.unit else ""
     ax.set_xlabel(AXIS_LABELS.get(sweep.x, sweep.x))
-    ax.set_ylabel(f"{metric.label}{unit}")
-    ax.set_title(f"{metric.label} vs {AXIS_LABELS.get(sweep.x, sweep.x)}")
+    ax.set_ylabel(axis_label(quantity))
+    ax.set_title(f"{quantity.label} vs {AXIS_LABELS.get(sweep.x, sweep.x)}")
     if sweep.fixed:
         ax.text(
             0.02,
@@ -121,4 +130,112 @@ def plot_sweep(
     if not points.empty:
         ax.legend(title="variant", loc="best")
     savefig_atomic(fig, path, dpi=150)
+    plt.close(fig)
+
+
+def eplb_points(tables: dict[str, pd.DataFrame], quantities: list[Quantity]) -> pd.DataFrame:
+    """EPLB on vs off: per quantity and configuration, the mean over the EPLB traces."""
+    frames = []
+    for q in quantities:
+        table = tables[q.metric]
+        keep = (table["status"] == "ok") & table["eplb"].isin(["on", "off"])
+        keep &= table[q.column].notna()
+        sub = table[keep]
+        if sub.empty:
+            continue
+        config = (
+            sub["variant"].fillna("?").astype(str)
+            + " "
+            + sub["max_num_seqs"].astype("Int64").astype(str)
+            + "/"
+            + sub["max_num_batched_tokens"].astype("Int64").astype(str)
+        )
+        grouped = (
+            sub.assign(configuration=config)
+            .groupby(["configuration", "eplb"])[q.column]
+            .agg(value="mean", n="count")
+            .reset_index()
+        )
+        grouped.insert(0, "quantity", q.name)
+        frames.append(grouped)
+    columns = ["quantity", "configuration", "eplb", "value", "n"]
+    return (
+        pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    )
+
+
+def plot_eplb(points: pd.DataFrame, quantities: list[Quantity], path: Path) -> None:
+    """Grouped bars, one panel per quantity: each configuration with EPLB off and on."""
+    shown = [q for q in quantities if (points["quantity"] == q.name).any()]
+    panels = max(1, len(shown))
+    cols = min(3, panels)
+    rows = -(-panels // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.6 * cols, 3.6 * rows), layout="constrained", squeeze=False
+    )
+    colors = {"off": "#9e9e9e", "on": "#2ca02c"}
+    for ax, q in zip(axes.flat, shown, strict=False):
+        sub = points[points["quantity"] == q.name]
+        configs = sorted(sub["configuration"].unique())
+        width = 0.38
+        for k, state in enumerate(("off", "on")):
+            vals = [
+                sub[(sub["configuration"] == c) & (sub["eplb"] == state)]["value"].mean()
+                for c in configs
+            ]
+            xs = [i + (k - 0.5) * width for i in range(len(configs))]
+            ax.bar(xs, vals, width, color=colors[state], label=f"EPLB {state}")
+        ax.set_xticks(range(len(configs)), configs, fontsize=8)
+        ax.set_xlim(-1, len(configs))  # keeps bars narrow when there are few configurations
+        ax.set_title(q.label, fontsize=10)
+        ax.set_ylabel(axis_label(q).removeprefix(q.label).strip() or "value", fontsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    for ax in list(axes.flat)[len(shown) :]:
+        ax.axis("off")
+    if shown:
+        axes.flat[0].legend(fontsize=8)
+    else:
+        axes.flat[0].text(
+            0.5,
+            0.5,
+            "no EPLB on/off traces",
+            ha="center",
+            va="center",
+            transform=axes.flat[0].transAxes,
+            color="gray",
+        )
+    fig.suptitle("What the expert-parallel load balancer changes (EPLB off vs on)")
+    savefig_atomic(fig, path, dpi=130)
+    plt.close(fig)
+
+
+def plot_heatmap(value: dict[str, Any], trace: str, path: Path) -> None:
+    """Layer x expert share of each layer's load; white is the uniform share 1/E."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    matrix = [[v if v is not None else float("nan") for v in row] for row in value["normalized"]]
+    experts = len(matrix[0]) if matrix else 1
+    uniform = 1.0 / experts
+    flat = [v for row in matrix for v in row if v == v]
+    top = max([*flat, uniform * 1.01])
+    low = min([*flat, uniform * 0.99])
+    fig, ax = plt.subplots(
+        figsize=(1.2 + 0.5 * experts, 1.6 + 0.16 * len(matrix)), layout="constrained"
+    )
+    image = ax.imshow(
+        matrix,
+        aspect="auto",
+        cmap="RdBu_r",
+        interpolation="nearest",
+        norm=TwoSlopeNorm(vmin=low, vcenter=uniform, vmax=top),
+    )
+    ax.set_xticks(range(experts))
+    ax.set_xlabel("expert")
+    layers = value["layers"]
+    step = max(1, len(layers) // 16)
+    ax.set_yticks(range(0, len(layers), step), [str(layer) for layer in layers[::step]])
+    ax.set_ylabel("MoE layer")
+    ax.set_title(f"{trace}\nshare of each layer's expert load (uniform = 1/{experts})", fontsize=8)
+    fig.colorbar(image, ax=ax, label="share of layer load")
+    savefig_atomic(fig, path, dpi=120)
     plt.close(fig)

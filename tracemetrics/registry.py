@@ -117,3 +117,54 @@ METRICS: dict[str, Metric] = {
 
 def metric_names(source: Source | None = None) -> list[str]:
     return [m.name for m in METRICS.values() if source is None or m.source == source]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One plotted number: a column of a metric's table, with how to show it."""
+
+    metric: str
+    column: str
+    name: str  # the file-name part: results/plots/<name>_vs_<sweep>.png
+    label: str
+    unit: str
+    better: Literal["lower", "higher"] | None
+
+
+# Table columns of expert_imbalance worth comparing across configurations.
+IMBALANCE_QUANTITIES = (
+    Quantity(
+        "expert_imbalance",
+        "max_over_mean_mean",
+        "expert_max_over_mean",
+        "Expert load max/mean per step",
+        "",
+        "lower",
+    ),
+    Quantity(
+        "expert_imbalance",
+        "per_step_cv_mean",
+        "expert_step_cv",
+        "Per-step CV of expert load",
+        "",
+        "lower",
+    ),
+    Quantity(
+        "expert_imbalance",
+        "ep_balancedness",
+        "ep_balancedness",
+        "EP-rank balancedness (vLLM EPLB)",
+        "",
+        "higher",
+    ),
+)
+
+
+def plotted_quantities(metrics: list[str]) -> list[Quantity]:
+    """What the sweep and EPLB plots show for the configured metrics, in order."""
+    out = [
+        Quantity(m, "value", m, METRICS[m].label, METRICS[m].unit, METRICS[m].better)
+        for m in metrics
+        if METRICS[m].source == "results"
+    ]
+    return out + [q for q in IMBALANCE_QUANTITIES if q.metric in metrics]

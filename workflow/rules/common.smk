@@ -11,7 +11,7 @@ sys.path.insert(0, str(REPO))  # the library, whether or not it is pip-installed
 
 from tracemetrics.discover import discover, input_files  # noqa: E402
 from tracemetrics.errors import TraceError  # noqa: E402
-from tracemetrics.registry import METRICS  # noqa: E402
+from tracemetrics.registry import METRICS, plotted_quantities  # noqa: E402
 
 # `--config strict=true` arrives as the string "true" (Snakemake only maps True/False).
 for _key in ("strict",):
@@ -31,8 +31,9 @@ for _key in ("name_pattern",):
     except re.error as exc:
         raise WorkflowError(f"config {_key}: not a valid regex: {exc}")
 
-# Sweep plots compare the inference metrics (those read from result JSON).
-PLOTTED = [m for m in config["metrics"] if METRICS[m].source == "results"]
+# What the sweep and EPLB plots show, and the tables they read.
+QUANTITIES = plotted_quantities(config["metrics"])
+PLOT_TABLES = sorted({q.metric for q in QUANTITIES})
 SWEEPS = [s.get("name") or s["x"] for s in config["sweeps"]]
 if len(set(SWEEPS)) != len(SWEEPS):
     raise WorkflowError(
@@ -73,6 +74,16 @@ def trace_dir(wildcards) -> str:
     return str(TRACES[wildcards.trace])
 
 
+def gate_options() -> str:
+    """Extraction flags for the gate-log options that are set."""
+    flags = {"ep_size": "--ep-size", "max_step_tokens": "--max-step-tokens"}
+    return " ".join(
+        f"{flag} {config[key]}"
+        for key, flag in flags.items()
+        if config.get(key) is not None
+    )
+
+
 def trace_inputs(wildcards) -> list[str]:
     """The card and every result file or gate log the configured metrics read."""
     sources = {METRICS[m].source for m in config["metrics"]}
@@ -83,14 +94,15 @@ def metric_files(wildcards) -> list[str]:
     return [f"results/metrics/{t}/{wildcards.metric}.json" for t in TRACES]
 
 
+def heatmap_inputs(wildcards) -> list[str]:
+    if "expert_load_by_layer" not in config["metrics"]:
+        return []
+    return [f"results/metrics/{t}/expert_load_by_layer.json" for t in TRACES]
+
+
 def all_outputs() -> list[str]:
     out = [f"results/tables/{m}.csv" for m in config["metrics"]]
-    out += [
-        f"results/plots/{m}_vs_{s}.{ext}"
-        for m in PLOTTED
-        for s in SWEEPS
-        for ext in ("png", "csv")
-    ]
+    out.append("results/plots/eplb_on_vs_off.png")  # requests the plot job
     out.append("results/invalid_traces.txt")
     return out
 

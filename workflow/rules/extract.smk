@@ -19,9 +19,11 @@ rule extract:
         metrics=",".join(config["metrics"]),
         phases=",".join(config["inference_phases"]),
         strict="--strict" if config["strict"] else "",
+        gate_options=gate_options(),
     # A plain shell job (not `script:`): start-up is a bare Python importing the library.
     shell:
         "{params.python:q} {params.script:q} --trace {params.trace_dir:q}"
         " --out-dir results/metrics/{wildcards.trace:q} --metrics {params.metrics}"
-        " --phases {params.phases:q} {params.strict} 2> {log:q}"
+        " --phases {params.phases:q} {params.strict} {params.gate_options}"
+        " 2> {log:q}"
         " || {{ cat {log:q} >&2; exit 1; }}"

@@ -1,25 +1,49 @@
-# Sweep plots: every inference metric against every configured sweep. One job draws
-# them all, so matplotlib and pandas are imported once rather than once per metric.
+# Every plot in one job, so matplotlib and pandas are imported once: each quantity
+# (inference metrics, imbalance statistics) along each sweep, EPLB on vs off, and the
+# per-trace layer x expert heatmaps.
 
 
 rule plot:
     input:
-        [f"results/tables/{m}.csv" for m in PLOTTED],
+        tables=[f"results/tables/{m}.csv" for m in PLOT_TABLES],
+        layers=heatmap_inputs,
     output:
         png=[
             report(
-                f"results/plots/{m}_vs_{s}.png",
+                f"results/plots/{q.name}_vs_{s}.png",
                 caption="../report/plot.rst",
-                category=m,
-                labels={"metric": m, "kind": f"vs {s}"},
+                category=q.metric,
+                labels={"quantity": q.name, "kind": f"vs {s}"},
             )
-            for m in PLOTTED
+            for q in QUANTITIES
             for s in SWEEPS
+        ]
+        + [
+            report(
+                "results/plots/eplb_on_vs_off.png",
+                caption="../report/eplb.rst",
+                category="EPLB on vs off",
+                labels={"quantity": "all", "kind": "EPLB on vs off"},
+            )
         ],
-        csv=[f"results/plots/{m}_vs_{s}.csv" for m in PLOTTED for s in SWEEPS],
+        csv=[f"results/plots/{q.name}_vs_{s}.csv" for q in QUANTITIES for s in SWEEPS]
+        + ["results/plots/eplb_on_vs_off.csv"],
+        heatmaps=(
+            [
+                report(
+                    directory("results/plots/heatmaps"),
+                    patterns=["{name}.png"],
+                    caption="../report/heatmap.rst",
+                    category="expert_load_by_layer",
+                    labels={"trace": "{name}", "kind": "heatmap"},
+                )
+            ]
+            if "expert_load_by_layer" in config["metrics"]
+            else []
+        ),
     log:
         "results/logs/plot.log",
     conda:
         "../../environment.yml"
     script:
-        "../../scripts/plot_sweeps.py"
+        "../../scripts/make_plots.py"
