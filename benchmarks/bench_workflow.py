@@ -55,7 +55,7 @@ def snakemake(workdir: Path, traces: Path, *extra: str) -> list[str]:
 
 def legacy(traces: Path, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for metric in METRICS:
+    for metric in OLD_METRICS:
         values = {}
         for trace in sorted(p for p in traces.iterdir() if p.is_dir()):
             proc = subprocess.run(
@@ -114,30 +114,39 @@ def main() -> None:
     args = parser.parse_args()
     traces = REPO / "resources" / "example_traces"
     count = sum(1 for p in traces.iterdir() if p.is_dir())
-    full, old, noop = [], [], []
+    same = f"metrics=[{','.join(OLD_METRICS)}]"
+    full, old, noop, default = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeats):
-            old_t = time.perf_counter()
+            start = time.perf_counter()
             legacy(traces, Path(tmp) / f"legacy{i}")
-            old.append(time.perf_counter() - old_t)
+            old.append(time.perf_counter() - start)
             work = Path(tmp) / f"wf{i}"
-            t, proc = timed(snakemake(work, traces))
+            t, proc = timed(snakemake(work, traces, same))
             assert proc.returncode == 0, proc.stderr[-2000:]
             full.append(t)
-            t, proc = timed(snakemake(work, traces))
+            t, proc = timed(snakemake(work, traces, same))
             assert "Nothing to be done" in proc.stderr, proc.stderr[-2000:]
             noop.append(t)
+            t, proc = timed(snakemake(Path(tmp) / f"default{i}", traces))
+            assert proc.returncode == 0, proc.stderr[-2000:]
+            default.append(t)
+        med = {
+            k: statistics.median(v)
+            for k, v in (("old", old), ("full", full), ("noop", noop), ("default", default))
+        }
+        print(f"example collection: {count} traces, median of {args.repeats} interleaved runs")
+        print(f"  old scripts (5 metrics, 4 plot processes)  {med['old']:6.2f} s")
+        print(f"  snakemake --cores 2, same 5 metrics        {med['full']:6.2f} s")
         print(
-            f"example collection: {count} traces, {len(METRICS)} metrics, "
-            f"median of {args.repeats} interleaved runs"
-        )
-        print(f"  old scripts, sequential   {statistics.median(old):6.2f} s")
-        print(f"  snakemake --cores 2       {statistics.median(full):6.2f} s")
-        print(
-            f"  ratio snakemake / old     {statistics.median(full) / statistics.median(old):6.2f}"
+            f"  ratio snakemake / old                      {med['full'] / med['old']:6.2f}"
             "  (target <= 1.0)"
         )
-        print(f"  no-op rerun               {statistics.median(noop):6.2f} s  (target < 2 s)")
+        print(f"  no-op rerun                                {med['noop']:6.2f} s  (target < 2 s)")
+        print(
+            f"  snakemake --cores 2, default config        {med['default']:6.2f} s  "
+            "(7 metrics, 30 sweep plots, EPLB chart, heatmaps)"
+        )
         if args.big:
             root = Path(tmp) / "big"
             big_collection(root, args.big)
