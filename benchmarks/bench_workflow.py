@@ -24,8 +24,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tracemetrics.registry import METRICS  # noqa: E402
 from tracemetrics.synth import TraceSpec, write_trace  # noqa: E402
+
+# The old tools' five metrics: the like-for-like comparison.
+OLD_METRICS = [
+    "TTFT",
+    "TPOT",
+    "request_throughput",
+    "output_throughput",
+    "token_to_expert_assignment",
+]
 
 HERE = Path(__file__).resolve().parent
 
