@@ -153,7 +153,7 @@ def main() -> None:
         print(f"  no-op rerun                                {med['noop']:6.2f} s  (target < 2 s)")
         print(
             f"  snakemake --cores 2, default config        {med['default']:6.2f} s  "
-            "(7 metrics, 30 sweep plots, EPLB chart, heatmaps)"
+            "(7 metrics, 14 sweep plots, EPLB chart, heatmaps)"
         )
         if args.big:
             root = Path(tmp) / "big"
