@@ -671,3 +671,26 @@ def test_validate_the_real_broken_card(make_trace, broken_real_card, run_traceme
     no_traceback(proc)
     assert proc.returncode == 1
     assert f"{trace / broken_real_card.name}:18:" in proc.stdout
+
+
+def test_trace_given_as_dot_prefers_its_named_card(tmp_path):
+    """`--trace .` from inside the trace: the directory's own name picks the card."""
+    import statistics
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    source = next((repo / "resources" / "example_traces").glob("*baseline_8_8192*"))
+    trace = tmp_path / source.name
+    shutil.copytree(source, trace)
+    (trace / "notes.yaml").write_text("workload: {model: {phase: training}}\n")
+    results = [json.loads(p.read_text()) for p in sorted((trace / "results_json").glob("*.json"))]
+    expected = statistics.fmean(r["mean_ttft_ms"] for r in results)
+    proc = subprocess.run(
+        [sys.executable, str(repo / "scripts" / "main.py"), "--trace", ".", "--metric", "TTFT"],
+        cwd=trace,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert math.isclose(float(proc.stdout), expected, rel_tol=1e-12)

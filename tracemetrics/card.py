@@ -18,6 +18,11 @@ CARD_SUFFIXES = (".yaml", ".yml")
 DEFAULT_PHASES = ("inference", "serving")
 
 
+def trace_name(trace_dir: Path) -> str:
+    """The directory's own name, also for `.` or `..` (links are not followed)."""
+    return Path(os.path.abspath(trace_dir)).name
+
+
 def find_card(trace_dir: Path) -> Path:
     """Return the trace's workload card: its only YAML file, or `<dirname>.yaml`."""
     try:
@@ -31,13 +36,14 @@ def find_card(trace_dir: Path) -> Path:
         return trace_dir / cards[0]
     if not cards:
         raise TraceError(trace_dir, "no workload card (*.yaml) in the trace directory")
+    name = trace_name(trace_dir)
     for suffix in CARD_SUFFIXES:
-        if trace_dir.name + suffix in cards:
-            return trace_dir / (trace_dir.name + suffix)
+        if name + suffix in cards:
+            return trace_dir / (name + suffix)
     raise TraceError(
         trace_dir,
         f"several YAML files compete for the workload card ({', '.join(cards)}) "
-        f"and none is named {trace_dir.name}.yaml",
+        f"and none is named {name}.yaml",
     )
 
 

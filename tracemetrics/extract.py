@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .card import DEFAULT_PHASES, Card, find_card, load_card
+from .card import DEFAULT_PHASES, Card, find_card, load_card, trace_name
 from .errors import TraceError
 from .expert_stats import (
     DEFAULT_TOP_K,
@@ -98,7 +98,7 @@ def _results_metrics(
             continue
         out[name] = MetricResult(
             name,
-            trace_dir.name,
+            trace_name(trace_dir),
             "ok",
             mean.value,
             unit[name],
@@ -156,7 +156,7 @@ def _gates_metrics(
             continue
         out[name] = MetricResult(
             name,
-            trace_dir.name,
+            trace_name(trace_dir),
             "ok",
             value,
             METRICS[name].unit,
@@ -169,7 +169,7 @@ def _gates_metrics(
 def _failed(name: str, trace_dir: Path, exc: TraceError) -> MetricResult:
     return MetricResult(
         name,
-        trace_dir.name,
+        trace_name(trace_dir),
         exc.status,
         None,
         METRICS[name].unit,
