@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
+
+
+def _drop_stale(path: Path, suffix: str) -> None:
+    """Remove temporary files a killed earlier write of `path` left behind."""
+    pattern = f".{glob.escape(path.name)}.*{suffix}"  # names hold [ ]: escape them
+    for stale in path.parent.glob(pattern):
+        stale.unlink(missing_ok=True)
 
 
 def write_atomic(path: Path, write: Callable[[IO[str]], object]) -> None:
@@ -20,6 +28,7 @@ def write_atomic(path: Path, write: Callable[[IO[str]], object]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _drop_stale(path, ".tmp")
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -37,3 +46,4 @@ def savefig_atomic(fig: object, path: Path, **kwargs: object) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _drop_stale(path, path.suffix)
