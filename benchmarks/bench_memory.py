@@ -3,18 +3,17 @@
 
 Writes one trace with RUNS gate-log runs of 32 layers x 4000 steps (about 15.6 MB per
 run, `indent=2`; runs are copies of the first, which does not matter for memory), then
-measures, each in a fresh process, the peak resident set size (ru_maxrss) of:
+measures, each in a fresh process, its peak resident set size (VmHWM) when:
   idle     importing the library and reading the card only (the interpreter's floor);
   extract  every gate-log metric of the trace (one pass over all files).
 The growth over idle is what the data costs; compare it with the largest file.
 
-    python benchmarks/bench_memory.py [--runs 34]
+    python benchmarks/bench_memory.py [--runs 34] [--steps 4000]
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import subprocess
 import sys
@@ -38,34 +37,32 @@ if {work}:
     start = time.perf_counter()
     results = extract(trace, metric_names("gates"))
     assert all(r.status == "ok" for r in results.values()), results
-    print(time.perf_counter() - start)
+    seconds = time.perf_counter() - start
 else:
     open_card(trace)
-    print(0.0)
+    seconds = 0.0
+# VmHWM: this process's own peak (ru_maxrss would include the parent's, across exec)
+hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]
+print(hwm, seconds)
 """
 
 
 def peak_mb(trace: Path, work: bool) -> tuple[float, float]:
-    """(peak RSS in MB, seconds) of a fresh process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD.format(repo=str(REPO), trace=str(trace), work=work)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # RUSAGE_CHILDREN is the max over children so far: run the larger one last
-    return max(after, before) / 1024, float(proc.stdout)
+    """(peak RSS in MB, seconds) of a fresh process, as that process reports it."""
+    code = CHILD.format(repo=str(REPO), trace=str(trace), work=work)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    maxrss_kb, seconds = proc.stdout.split()
+    return int(maxrss_kb) / 1024, float(seconds)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=34)
+    parser.add_argument("--steps", type=int, default=4000, help="steps per gate log")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        spec = TraceSpec("DefaultAll2All", 64, 8192, gate_runs=1, layers=32, steps=4000)
+        spec = TraceSpec("DefaultAll2All", 64, 8192, gate_runs=1, layers=32, steps=args.steps)
         trace = write_trace(Path(tmp), spec)
         first = trace / "gates_logs" / "gates_logs_01"
         for run in range(2, args.runs + 1):
