@@ -10,12 +10,14 @@ from typing import Any
 import yaml
 
 from .errors import NotApplicable, TraceError
+from .jsonio import type_name
 
 # libyaml's loader is several times faster; fall back to the pure-Python one.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 CARD_SUFFIXES = (".yaml", ".yml")
 DEFAULT_PHASES = ("inference", "serving")
+MAX_TOP_K = 2**31  # a larger "top_k" is no routing fan-out: ignored like a non-integer
 
 
 def trace_name(trace_dir: Path) -> str:
@@ -83,7 +85,9 @@ class Card:
     @property
     def top_k(self) -> int | None:
         value = self._get("Model-executor", "expert_parallel", "top_k")
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
+        if not isinstance(value, int) or isinstance(value, bool):
+            return None
+        return value if abs(value) <= MAX_TOP_K else None  # 10**400 x num_tokens overflows
 
     def data_value(self, key: str) -> Any:
         """A value from `workload.data` (e.g. `max-num-seqs`), or None."""
@@ -127,7 +131,7 @@ def load_card(path: Path) -> Card:
     except yaml.YAMLError as exc:  # keep the message on one line
         raise TraceError(path, f"not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict):
-        kind = "empty" if data is None else f"a {type(data).__name__}"
+        kind = "empty" if data is None else type_name(data)
         raise TraceError(path, f"workload card is {kind}, expected a mapping")
     workload = data.get("workload")
     if not isinstance(workload, dict) or not isinstance(workload.get("model"), dict):

@@ -28,13 +28,22 @@ def discover(root: Path) -> Collection:
         raise TraceError(root, "trace collection is not a directory")
     collection = Collection(root)
     with os.scandir(root) as entries:
-        dirs = [e for e in entries if e.is_dir() and not e.name.startswith(".")]
+        dirs = [e for e in entries if _maybe_trace(e) and not e.name.startswith(".")]
     for entry in sorted(dirs, key=lambda e: e.name):
         if _has_yaml(Path(entry.path)):
             collection.traces[entry.name] = Path(entry.path)
         else:
             collection.ignored.append(entry.name)
     return collection
+
+
+def _maybe_trace(entry: os.DirEntry[str]) -> bool:
+    """A directory, or a link that leads nowhere (a loop, a purged target): kept, so
+    extraction says what is wrong rather than the trace silently vanishing."""
+    try:
+        return entry.is_dir() or (entry.is_symlink() and not os.path.exists(entry.path))
+    except OSError:  # a symbolic link loop
+        return True
 
 
 def _has_yaml(folder: Path) -> bool:
@@ -54,13 +63,22 @@ def input_files(trace_dir: Path, sources: Collection_[Source]) -> list[Path]:
     try:
         files = [find_card(trace_dir)]
     except TraceError:
-        files = sorted(
-            p for p in trace_dir.iterdir() if p.name.endswith(CARD_SUFFIXES) and p.is_file()
-        )
+        files = _yaml_files(trace_dir)
     if "results" in sources:
         with contextlib.suppress(TraceError):
             files += result_files(trace_dir)
     if "gates" in sources:
         with contextlib.suppress(TraceError):
             files += [g.path for g in gate_log_files(trace_dir)]
-    return files
+    # A link to nothing (or a loop) is listed but not there: Snakemake would stop the
+    # whole run for one missing input, where extraction marks just this trace invalid.
+    return [p for p in files if os.path.exists(p)]
+
+
+def _yaml_files(trace_dir: Path) -> list[Path]:
+    try:
+        return sorted(
+            p for p in trace_dir.iterdir() if p.name.endswith(CARD_SUFFIXES) and p.is_file()
+        )
+    except OSError:  # not a listable directory: extraction reports it
+        return []

@@ -275,6 +275,16 @@ class ExpertLoadScan:
         return min(max(value, self.ratio_min), self.ratio_max)
 
 
+def _check_experts(experts: int, where: str | Path) -> None:
+    if experts == 0:  # no log had a row, so the expert count is unknown
+        raise TraceError(where, "gate logs hold no steps (every gate log is empty)")
+    if experts < 2:
+        raise TraceError(
+            where,
+            f"gate logs have {experts} expert(s); expert statistics need at least 2",
+        )
+
+
 def assignment_summary(
     totals: Sequence[float], total_steps: int, where: str | Path
 ) -> dict[str, Any]:
@@ -282,11 +292,7 @@ def assignment_summary(
     totals = [float(t) for t in totals]
     experts = len(totals)
     total = math.fsum(totals)
-    if experts < 2:
-        raise TraceError(
-            where,
-            f"gate logs have {experts} expert(s); expert statistics need at least 2",
-        )
+    _check_experts(experts, where)
     if total <= 0:
         raise TraceError(where, "gate logs hold no expert load (no steps, or all zero)")
     normalized = [t / total for t in totals]
@@ -311,12 +317,7 @@ def assignment_summary(
 
 def _no_load(scan: ExpertLoadScan, where: str | Path) -> None:
     """The same checks, and messages, as assignment_summary."""
-    experts = scan.num_experts
-    if experts < 2:
-        raise TraceError(
-            where,
-            f"gate logs have {experts} expert(s); expert statistics need at least 2",
-        )
+    _check_experts(scan.num_experts, where)
     assert scan.totals is not None
     if not math.fsum(scan.totals.tolist()) > 0:
         raise TraceError(where, "gate logs hold no expert load (no steps, or all zero)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,9 +68,14 @@ class MetricResult:
 
 def open_card(trace_dir: Path) -> Card:
     """Check the trace directory and load its workload card."""
-    if not trace_dir.exists():
-        raise TraceError(trace_dir, "trace directory does not exist")
-    if not trace_dir.is_dir():
+    try:
+        is_dir = stat.S_ISDIR(trace_dir.stat().st_mode)
+    except FileNotFoundError:
+        what = "is a broken symbolic link" if trace_dir.is_symlink() else "does not exist"
+        raise TraceError(trace_dir, f"trace directory {what}") from None
+    except OSError as exc:  # e.g. a symbolic link loop, which exists() calls missing
+        raise TraceError(trace_dir, f"cannot open trace directory: {exc.strerror}") from None
+    if not is_dir:
         raise TraceError(trace_dir, "trace path is not a directory")
     return load_card(find_card(trace_dir))
 

@@ -11,7 +11,7 @@ from typing import Any
 import simdjson
 
 from .errors import TraceError
-from .jsonio import parse_documents, read_bytes, type_name
+from .jsonio import parse_documents, read_bytes, shown, type_name
 
 RESULTS_DIR = "results_json"
 Scalar = int | float | str | bool | None
@@ -45,20 +45,26 @@ class Run:
     path: Path
     fields: dict[str, Scalar]
     nested: frozenset[str] = frozenset()  # keys holding a list or an object
+    duplicates: frozenset[str] = frozenset()  # keys given more than once: not to be read
 
 
-def _scalars(obj: Any) -> tuple[dict[str, Scalar], frozenset[str]]:
+def _scalars(obj: Any) -> tuple[dict[str, Scalar], frozenset[str], frozenset[str]]:
     # Containers (the per-request arrays) are skipped without being materialised;
     # only their keys are kept, so a list where a number belongs is an error.
+    # simdjson iterates a repeated key twice; the exact parser's object lists it.
     out: dict[str, Scalar] = {}
-    nested = []
+    nested: set[str] = set()
+    repeated = set(getattr(obj, "duplicates", ()))
     for key in obj:
+        if key in out or key in nested:
+            repeated.add(key)
+            continue
         value = obj[key]
         if value is None or isinstance(value, int | float | str):
             out[key] = value
         else:
-            nested.append(key)
-    return out, frozenset(nested)
+            nested.add(key)
+    return out, frozenset(nested), frozenset(repeated)
 
 
 def read_runs(path: Path) -> list[Run]:
@@ -104,6 +110,8 @@ def field_mean(runs: list[Run], field: str) -> FieldMean:
     values: list[float] = []
     missing: list[str] = []
     for run in runs:
+        if field in run.duplicates:  # the two parsers would pick different values
+            raise TraceError(run.path, f"duplicate key {field!r}: given more than once")
         if field in run.nested:
             raise TraceError(run.path, f"field {field!r} is a list or an object, expected a number")
         if field not in run.fields:
@@ -112,14 +120,15 @@ def field_mean(runs: list[Run], field: str) -> FieldMean:
         value = run.fields[field]
         if not is_number(value):
             raise TraceError(
-                run.path, f"field {field!r} is {type_name(value)} ({value!r}), expected a number"
+                run.path,
+                f"field {field!r} is {type_name(value)} ({shown(value)}), expected a number",
             )
         try:
             number = float(value)
         except OverflowError:
             number = math.inf  # an integer beyond the float range
         if not math.isfinite(number):
-            raise TraceError(run.path, f"field {field!r} is {value!r}, not a finite number")
+            raise TraceError(run.path, f"field {field!r} is {shown(value)}, not a finite number")
         values.append(number)
     if not values:
         where = runs[0].path.parent if runs else "results"
@@ -135,4 +144,11 @@ def field_mean(runs: list[Run], field: str) -> FieldMean:
             f"{runs[0].path.parent}: field {field!r} missing from {names}; "
             f"mean over the other {len(values)} run(s)"
         )
-    return FieldMean(math.fsum(values) / len(values), len(values), warnings)
+    return FieldMean(_mean(values), len(values), warnings)
+
+
+def _mean(values: list[float]) -> float:
+    try:
+        return math.fsum(values) / len(values)
+    except OverflowError:  # values near the float maximum: their mean is still finite
+        return math.fsum(v / len(values) for v in values)
