@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_workflow import REPO, big_collection
+from bench_workflow import REPO, big_collection, snakemake
 
 
 def main() -> None:
@@ -25,25 +25,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "traces"
         big_collection(root, args.traces)
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "snakemake",
-                "-s",
-                str(REPO / "Snakefile"),
-                "-d",
-                str(Path(tmp) / "work"),
-                "--workflow-profile",
-                str(REPO / "workflow" / "profiles" / "slurm"),
-                "-n",
-                "--config",
-                f"traces={root}",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        profile = str(REPO / "workflow" / "profiles" / "slurm")
+        cmd = snakemake(Path(tmp) / "work", root, "--workflow-profile", profile, "-n")
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     text = proc.stdout + proc.stderr
     groups = len(re.findall(r"Group job extract_batch", text))
     local = len(re.findall(r"^(?:local)?rule \w+:", text, re.MULTILINE))

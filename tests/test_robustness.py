@@ -17,7 +17,7 @@ import pytest
 
 from tracemetrics.synth import TraceSpec, write_collection
 
-from .snakemake_runner import REPO, run_snakemake
+from .snakemake_runner import REPO, run_snakemake, snakemake_cmd
 
 pytestmark = pytest.mark.workflow
 
@@ -129,19 +129,7 @@ def test_collection_is_never_modified(traces: Path, tmp_path: Path) -> None:
 
 def start(work: Path, traces: Path) -> subprocess.Popen[bytes]:
     """Snakemake in the background; its log goes to a file (a pipe could fill and block)."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(work),
-        "--cores",
-        "2",
-        "--config",
-        f"traces={traces}",
-    ]
+    cmd = snakemake_cmd(work, traces=traces)
     work.mkdir(parents=True, exist_ok=True)
     with open(work.parent / "background.log", "wb") as log:
         # its own process group, like a job in a terminal
