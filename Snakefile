@@ -27,6 +27,7 @@ localrules:
     table,
     invalid_traces,
     plot,
+    comparison,
 
 
 rule all:

@@ -256,7 +256,7 @@ def test_editing_one_result_file_reruns_only_its_trace(fresh: dict[str, Path]) -
 
     planned = jobs_planned(snakemake(fresh["work"], traces, "-n"))
     assert planned.get("extract") == 1
-    assert set(planned) <= {"extract", "table", "plot", "invalid_traces", "all"}
+    assert set(planned) <= {"extract", "table", "plot", "comparison", "invalid_traces", "all"}
 
     before = mtimes(results / "metrics")
     snakemake(fresh["work"], traces)
@@ -405,3 +405,34 @@ def test_gate_options_reach_extraction(tmp_path: Path) -> None:
     # the generator's first step of every layer is the 8192-token profiling batch
     assert value["warmup_filter"]["rows_dropped"] == 2
     assert value["ep_balance"]["ep_size"] == 2 and value["ep_balance"]["source"] == "option"
+
+
+def test_comparison_table_gives_relative_differences(built: dict[str, Any]) -> None:
+    """Independent: per configuration in both variants, (EP - TP) / TP from the tables."""
+    results = built["results"]
+    rows = read_csv(results / "tables" / "comparison.csv")
+    for metric in INFERENCE:
+        table = read_csv(results / "tables" / f"{metric}.csv")
+        by_config: dict[tuple[str, str], dict[str, list[float]]] = {}
+        for row in table:
+            if row["status"] == "ok" and row["excluded"] == "False":
+                key = (row["max_num_seqs"], row["max_num_batched_tokens"])
+                by_config.setdefault(key, {}).setdefault(row["variant"], []).append(
+                    float(row["value"])
+                )
+        expected = {
+            key: (statistics.fmean(v["DefaultAll2All"]) - statistics.fmean(v["Baseline"]))
+            / statistics.fmean(v["Baseline"])
+            for key, v in by_config.items()
+            if {"Baseline", "DefaultAll2All"} <= set(v)
+        }
+        got = {
+            (r["max_num_seqs"], r["max_num_batched_tokens"]): float(r["relative_difference"])
+            for r in rows
+            if r["quantity"] == metric
+        }
+        assert expected and got.keys() == expected.keys()
+        for key, value in expected.items():
+            assert math.isclose(got[key], value, rel_tol=1e-9, abs_tol=1e-12)
+    assert {r["reference"] for r in rows} == {"Baseline"}
+    assert {r["variant"] for r in rows} == {"DefaultAll2All"}

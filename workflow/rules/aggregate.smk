@@ -30,3 +30,21 @@ rule invalid_traces:
         "../../environment.yml"
     script:
         "../../scripts/summarize.py"
+
+
+rule comparison:
+    input:
+        [f"results/tables/{m}.csv" for m in PLOT_TABLES],
+    output:
+        report(
+            "results/tables/comparison.csv",
+            caption="../report/comparison.rst",
+            category="Variant comparison",
+            labels={"kind": "relative difference"},
+        ),
+    log:
+        "results/logs/comparison.log",
+    conda:
+        "../../environment.yml"
+    script:
+        "../../scripts/make_comparison.py"

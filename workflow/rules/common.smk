@@ -103,6 +103,7 @@ def heatmap_inputs(wildcards) -> list[str]:
 def all_outputs() -> list[str]:
     out = [f"results/tables/{m}.csv" for m in config["metrics"]]
     out.append("results/plots/eplb_on_vs_off.png")  # requests the plot job
+    out.append("results/tables/comparison.csv")
     out.append("results/invalid_traces.txt")
     return out
 

@@ -1,0 +1,86 @@
+"""Variant comparison: for each configuration present in both, how much the other
+variants differ from the first (the reference, e.g. DefaultAll2All vs Baseline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .atomic import write_atomic
+from .registry import Quantity
+
+CONFIG = ["max_num_seqs", "max_num_batched_tokens"]
+COLUMNS = [
+    *CONFIG,
+    "quantity",
+    "unit",
+    "better",
+    "reference",
+    "variant",
+    "reference_value",
+    "value",
+    "relative_difference",
+    "reference_n",
+    "n",
+]
+
+
+def _means(table: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Mean of `column` per (variant, configuration) over the plotted traces."""
+    keep = (
+        (table["status"] == "ok")
+        & ~table["excluded"].astype(bool)
+        & table["variant"].notna()
+        & table[column].notna()
+    )
+    for c in CONFIG:
+        keep &= table[c].notna()
+    return (
+        table[keep].groupby(["variant", *CONFIG])[column].agg(value="mean", n="count").reset_index()
+    )
+
+
+def comparison(
+    tables: dict[str, pd.DataFrame], quantities: list[Quantity], variants: list[str]
+) -> pd.DataFrame:
+    """One row per (configuration, quantity, variant other than the reference):
+    relative_difference = (value - reference_value) / reference_value."""
+    if len(variants) < 2:
+        return pd.DataFrame(columns=COLUMNS)
+    reference, others = variants[0], variants[1:]
+    frames = []
+    for q in quantities:
+        means = _means(tables[q.metric], q.column)
+        base = means[means["variant"] == reference].drop(columns="variant")
+        for variant in others:
+            other = means[means["variant"] == variant].drop(columns="variant")
+            both = base.merge(other, on=CONFIG, suffixes=("_ref", ""))  # in both only
+            if both.empty:
+                continue
+            frames.append(
+                pd.DataFrame(
+                    {
+                        **{c: both[c] for c in CONFIG},
+                        "quantity": q.name,
+                        "unit": q.unit,
+                        "better": q.better or "",
+                        "reference": reference,
+                        "variant": variant,
+                        "reference_value": both["value_ref"],
+                        "value": both["value"],
+                        "relative_difference": (both["value"] - both["value_ref"])
+                        / both["value_ref"],
+                        "reference_n": both["n_ref"],
+                        "n": both["n"],
+                    }
+                )
+            )
+    if not frames:
+        return pd.DataFrame(columns=COLUMNS)
+    out = pd.concat(frames, ignore_index=True)[COLUMNS]
+    return out.sort_values([*CONFIG, "variant"], kind="stable").reset_index(drop=True)
+
+
+def write_comparison(path: Path, rows: pd.DataFrame) -> None:
+    write_atomic(path, lambda handle: rows.to_csv(handle, index=False, lineterminator="\n"))
