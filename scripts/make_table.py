@@ -13,4 +13,7 @@ records = load_results(Path(p) for p in snakemake.input)
 columns, rows = table_rows(
     snakemake.wildcards.metric, records, Naming.from_config(snakemake.config)
 )
+for row in rows:  # the name and the card disagree: say so, once per trace and table
+    if row.get("config_note") and "card says" in row["config_note"]:
+        print(f"warning: {row['trace']}: {row['config_note']}", file=sys.stderr)
 write_table(Path(snakemake.output[0]), columns, rows)

@@ -436,3 +436,28 @@ def test_comparison_table_gives_relative_differences(built: dict[str, Any]) -> N
             assert math.isclose(got[key], value, rel_tol=1e-9, abs_tol=1e-12)
     assert {r["reference"] for r in rows} == {"Baseline"}
     assert {r["variant"] for r in rows} == {"DefaultAll2All"}
+
+
+def test_configuration_falls_back_to_the_card(tmp_path: Path) -> None:
+    """A name without the configuration takes the card's; a disagreement is noted."""
+    traces = tmp_path / "traces"
+    plain, odd = (
+        TraceSpec("Baseline", 16, 4096, layers=2, steps=6, num_prompts=3),
+        TraceSpec("Baseline", 32, 8192, layers=2, steps=6, num_prompts=3),
+    )
+    write_collection(traces, [plain, odd])
+    renamed = traces / "my-custom-run-vllmTP4"  # matches no name pattern; variant rule only
+    (traces / plain.name).rename(renamed)
+    (renamed / f"{plain.name}.yaml").rename(renamed / "card.yaml")
+    card = traces / odd.name / f"{odd.name}.yaml"
+    card.write_text(card.read_text().replace("max-num-seqs: 32", "max-num-seqs: 64"))
+    proc = snakemake(tmp_path / "work", traces)
+    rows = {r["trace"]: r for r in read_csv(tmp_path / "work" / "results" / "tables" / "TTFT.csv")}
+    custom = rows[renamed.name]
+    assert (custom["max_num_seqs"], custom["max_num_batched_tokens"]) == ("16", "4096")
+    assert "from the card" in custom["config_note"]
+    assert custom["variant"] == "Baseline"
+    clash = rows[odd.name]
+    assert clash["max_num_seqs"] == "32"  # the name wins
+    assert "name says 32, card says 64" in clash["config_note"]
+    assert f"warning: {odd.name}: max_num_seqs: name says 32, card says 64" in proc.stderr

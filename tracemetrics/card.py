@@ -89,6 +89,18 @@ class Card:
             return None
         return value if abs(value) <= MAX_TOP_K else None  # 10**400 x num_tokens overflows
 
+    def config(self) -> dict[str, int]:
+        """The serving configuration the card states (`workload.data`), where it does."""
+        out = {}
+        for column, key in (
+            ("max_num_seqs", "max-num-seqs"),
+            ("max_num_batched_tokens", "max-num-batched-tokens"),
+        ):
+            value = self.data_value(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                out[column] = value
+        return out
+
     def data_value(self, key: str) -> Any:
         """A value from `workload.data` (e.g. `max-num-seqs`), or None."""
         return self._get("workload", "data", key)

@@ -50,6 +50,7 @@ class MetricResult:
     warnings: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     runs: int | None = None  # benchmark runs averaged (result-JSON metrics)
+    card_config: dict[str, Any] = field(default_factory=dict)  # from workload.data
     error: TraceError | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -63,6 +64,7 @@ class MetricResult:
             "warnings": self.warnings,
             "sources": self.sources,
             "runs": self.runs,
+            "card_config": self.card_config,
         }
 
 
@@ -206,6 +208,8 @@ def extract(
         out.update(_results_metrics(trace_dir, card, by_results, options))
     if by_gates:
         out.update(_gates_metrics(trace_dir, card, by_gates, options))
+    for result in out.values():
+        result.card_config = card.config()
     return {n: out[n] for n in names}
 
 

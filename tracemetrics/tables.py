@@ -104,17 +104,33 @@ def load_results(paths: Iterable[Path]) -> list[dict[str, Any]]:
     return records
 
 
+def _merge_card_config(row: dict[str, Any], card: dict[str, Any]) -> str | None:
+    """Configuration from the directory name, else from the card; say when they differ."""
+    notes = []
+    for column, card_value in card.items():
+        name_value = row.get(column)
+        if name_value is None:
+            row[column] = card_value
+            notes.append(f"{column} from the card")
+        elif name_value != card_value:
+            notes.append(
+                f"{column}: name says {name_value}, card says {card_value}; using the name"
+            )
+    return "; ".join(notes) or None
+
+
 def table_rows(
     metric: str, records: list[dict[str, Any]], naming: Naming
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Columns and rows of a metric's table, ordered by variant then configuration."""
     columns = ["trace", "variant", *CONFIG_COLUMNS, "excluded", "status", "reason"]
     columns += _value_columns(metric, records)
-    columns += naming.extra_columns
+    columns += [*naming.extra_columns, "config_note"]
 
     rows = []
     for record in records:
         row = naming.describe(record["trace"])
+        row["config_note"] = _merge_card_config(row, record.get("card_config") or {})
         row.update(status=record["status"], reason=record.get("reason"))
         row.update(_value_cells(metric, record))
         rows.append(row)
