@@ -89,7 +89,6 @@ def _relative(trace_dir: Path, paths: Iterable[Path]) -> list[str]:
 def _results_metrics(
     trace_dir: Path, card: Card, names: list[str], options: Options
 ) -> dict[str, MetricResult]:
-    unit = {n: METRICS[n].unit for n in names}
     try:
         card.require_inference(options.phases)
         files = result_files(trace_dir)
@@ -104,16 +103,7 @@ def _results_metrics(
         except TraceError as exc:
             out[name] = _failed(name, trace_dir, exc)
             continue
-        out[name] = MetricResult(
-            name,
-            trace_name(trace_dir),
-            "ok",
-            mean.value,
-            unit[name],
-            warnings=mean.warnings,
-            sources=sources,
-            runs=mean.count,
-        )
+        out[name] = _ok(name, trace_dir, mean.value, mean.warnings, sources, mean.count)
     return out
 
 
@@ -162,16 +152,28 @@ def _gates_metrics(
         except TraceError as exc:
             out[name] = _failed(name, trace_dir, exc)
             continue
-        out[name] = MetricResult(
-            name,
-            trace_name(trace_dir),
-            "ok",
-            value,
-            METRICS[name].unit,
-            warnings=warnings,
-            sources=sources,
-        )
+        out[name] = _ok(name, trace_dir, value, warnings, sources)
     return out
+
+
+def _ok(
+    name: str,
+    trace_dir: Path,
+    value: float | dict[str, Any],
+    warnings: list[str],
+    sources: list[str],
+    runs: int | None = None,
+) -> MetricResult:
+    return MetricResult(
+        name,
+        trace_name(trace_dir),
+        "ok",
+        value,
+        METRICS[name].unit,
+        warnings=warnings,
+        sources=sources,
+        runs=runs,
+    )
 
 
 def _failed(name: str, trace_dir: Path, exc: TraceError) -> MetricResult:
