@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tracemetrics.atomic import write_text_atomic
 from tracemetrics.extract import Options, extract
+from tracemetrics.registry import catalog
 
 
 def main() -> int:
@@ -26,13 +27,15 @@ def main() -> int:
     parser.add_argument("--strict", action="store_true", help="fail on an invalid trace")
     parser.add_argument("--ep-size", type=int, help="EP size override (default: the card's)")
     parser.add_argument("--max-step-tokens", type=int, help="drop gate-log steps above this")
+    parser.add_argument("--custom-metrics", default="[]", help="config custom_metrics, as JSON")
     args = parser.parse_args()
     options = Options(
         phases=tuple(args.phases.split(",")),
         ep_size=args.ep_size,
         max_step_tokens=args.max_step_tokens,
     )
-    results = extract(args.trace, args.metrics.split(","), options)
+    metrics = catalog(json.loads(args.custom_metrics))
+    results = extract(args.trace, args.metrics.split(","), options, metrics)
     if args.strict:
         for result in results.values():
             if result.status == "invalid":

@@ -8,11 +8,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pandas as pd
 
 from tracemetrics.compare import comparison, write_comparison
-from tracemetrics.registry import plotted_quantities
+from tracemetrics.registry import configured_metrics, plotted_quantities
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 tables = {Path(p).stem: pd.read_csv(p) for p in snakemake.input}
-rows = comparison(
-    tables, plotted_quantities(snakemake.config["metrics"]), list(snakemake.config["variants"])
-)
+quantities = plotted_quantities(*configured_metrics(snakemake.config))
+rows = comparison(tables, quantities, list(snakemake.config["variants"]))
 write_comparison(Path(snakemake.output[0]), rows)

@@ -1,7 +1,7 @@
 """Workflow step (Snakemake `script:`): every plot, in one process (one matplotlib import).
 
 Sweep plots (and their plotted points) for each quantity, the EPLB on/off comparison,
-and a layer x expert heatmap per MoE trace.
+the throughput-latency trade-offs, and a layer x expert heatmap per MoE trace.
 """
 
 import json
@@ -21,12 +21,15 @@ from tracemetrics.plots import (
     sweep_points,
     write_points,
 )
-from tracemetrics.registry import plotted_quantities
+from tracemetrics.registry import configured_metrics, plotted_quantities
+from tracemetrics.tradeoff import plot_tradeoff, tradeoff_points
 
 snakemake = globals()["snakemake"]  # injected by Snakemake
 config = snakemake.config
 variants = list(config["variants"])
-quantities = plotted_quantities(config["metrics"])
+names, metrics = configured_metrics(config)
+quantities = plotted_quantities(names, metrics)
+by_metric = {q.metric: q for q in quantities if q.column == "value"}
 tables = {Path(p).stem: pd.read_csv(p) for p in snakemake.input.tables}
 outputs = {Path(p).name: Path(p) for p in [*snakemake.output.png, *snakemake.output.csv]}
 
@@ -41,6 +44,15 @@ for quantity in quantities:
 points = eplb_points(tables, quantities)
 write_points(outputs["eplb_on_vs_off.csv"], points)
 plot_eplb(points, quantities, outputs["eplb_on_vs_off.png"])
+
+for latency in ("TPOT", "TTFT"):
+    stem = f"tradeoff_output_throughput_vs_{latency}"
+    if f"{stem}.png" not in outputs:
+        continue
+    points = tradeoff_points(tables["output_throughput"], tables[latency], variants)
+    write_points(outputs[f"{stem}.csv"], points)
+    throughput = by_metric["output_throughput"]
+    plot_tradeoff(points, by_metric[latency], throughput, variants, outputs[f"{stem}.png"])
 
 if snakemake.output.heatmaps:
     folder = Path(snakemake.output.heatmaps[0])

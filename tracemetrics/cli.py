@@ -11,14 +11,18 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from . import __version__
 from .card import DEFAULT_PHASES
 from .errors import TraceError
 from .extract import Options, compute, extract
-from .registry import METRICS
+from .registry import METRICS, Metric, catalog
+from .results import field_inventory, percentile_of, read_all_runs, result_files
 
-SUBCOMMANDS = ("extract", "metrics", "validate")
+SUBCOMMANDS = ("extract", "metrics", "validate", "fields")
 
 
 def _phases(text: str) -> tuple[str, ...]:
@@ -47,11 +51,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def config_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config",
+            type=Path,
+            metavar="FILE",
+            help="a workflow config (config/config.yaml): its custom_metrics, "
+            "inference_phases, ep_size and max_step_tokens apply; flags override them",
+        )
+
     def trace_options(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--phases",
             type=_phases,
-            default=DEFAULT_PHASES,
+            default=None,
             metavar="P1,P2",
             help=f"workload phases accepted as inference (default: {','.join(DEFAULT_PHASES)})",
         )
@@ -71,24 +84,108 @@ def _parser() -> argparse.ArgumentParser:
             help="EP size for expert_imbalance's rank balance "
             "(default: the card's Model-executor.model_plan_parallelization.ep)",
         )
+        config_option(p)
 
     ext = sub.add_parser("extract", help="print one metric of one trace")
     ext.add_argument("--trace", required=True, type=Path, help="trace directory")
-    ext.add_argument(
+    what = ext.add_mutually_exclusive_group(required=True)
+    what.add_argument(
         "--metric",
-        required=True,
-        choices=list(METRICS),
         metavar="NAME",
-        help=f"one of: {', '.join(METRICS)}",
+        help=f"one of: {', '.join(METRICS)}, or a custom metric of --config",
+    )
+    what.add_argument(
+        "--field",
+        metavar="KEY",
+        help="any numeric result-JSON field (see `tracemetrics fields DIR`), "
+        "e.g. p99_ttft_ms: prints its mean over the runs",
     )
     trace_options(ext)
 
-    sub.add_parser("metrics", help="list the metrics")
+    met = sub.add_parser("metrics", help="list the metrics")
+    config_option(met)
 
     val = sub.add_parser("validate", help="check which metrics a trace can give")
     val.add_argument("trace", type=Path, help="trace directory")
     trace_options(val)
+
+    fld = sub.add_parser(
+        "fields", help="list the numeric result-JSON fields a trace offers, with their means"
+    )
+    fld.add_argument("trace", type=Path, help="trace directory")
     return parser
+
+
+class UsageError(Exception):
+    """A problem with what was asked for (exit 2), not with the trace."""
+
+
+def _load_config(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read config: {exc.strerror}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: not valid YAML: {exc}".splitlines()[0]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: a config is a mapping of keys, not {type(data).__name__}")
+    return data
+
+
+def _catalog(config: dict[str, Any], where: Path | None) -> dict[str, Metric]:
+    custom = config.get("custom_metrics") or []
+    try:
+        if not isinstance(custom, list):
+            raise ValueError("custom_metrics must be a list")
+        return catalog(custom)
+    except (ValueError, AttributeError) as exc:
+        raise UsageError(f"{where}: custom_metrics: {exc}") from None
+
+
+def _options(args: argparse.Namespace, config: dict[str, Any]) -> Options:
+    def pick(flag: Any, key: str) -> Any:
+        return flag if flag is not None else config.get(key)
+
+    phases = args.phases or tuple(config.get("inference_phases") or DEFAULT_PHASES)
+    return Options(
+        phases=phases,
+        max_step_tokens=pick(args.max_step_tokens, "max_step_tokens"),
+        ep_size=pick(args.ep_size, "ep_size"),
+    )
+
+
+def _fields(trace: Path) -> int:
+    try:
+        files = result_files(trace)
+        runs = read_all_runs(files)
+    except TraceError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    by_format: dict[str, int] = {}
+    for run in runs:
+        by_format[run.format] = by_format.get(run.format, 0) + 1
+    formats = ", ".join(f"{fmt} ({n} run{'s' * (n != 1)})" for fmt, n in by_format.items())
+    print(f"{len(runs)} run(s) in {len(files)} file(s); format: {formats}")
+    metric_of = {m.field: m.name for m in METRICS.values() if m.field}
+    infos = field_inventory(runs)
+    width = max((len(i.name) for i in infos), default=5)
+    print(f"{'field':<{width}}  {'runs':>4}  mean")
+    for info in infos:
+        notes = []
+        if info.name in metric_of:
+            notes.append(f"metric {metric_of[info.name]}")
+        percentile = percentile_of(info.name)
+        if percentile:
+            notes.append(f"p{percentile[0]:g} of {percentile[1]}")
+        if info.spelled:
+            notes.append(f"written {', '.join(info.spelled)}")
+        note = f"  ({'; '.join(notes)})" if notes else ""
+        print(f"{info.name:<{width}}  {info.runs:>4}  {info.mean!r}{note}")
+    return 0
 
 
 def _print_value(value: object) -> None:
@@ -102,18 +199,36 @@ def run(argv: Sequence[str]) -> int:
     argv = list(argv)
     if argv and argv[0] not in SUBCOMMANDS and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "extract")  # the historical form: --trace DIR --metric NAME
-    args = _parser().parse_args(argv)
-    if args.command == "metrics":
-        for m in METRICS.values():
-            unit = f" [{m.unit}]" if m.unit else ""
-            print(f"{m.name}{unit}: {m.description}")
-        return 0
-    options = Options(
-        phases=args.phases, max_step_tokens=args.max_step_tokens, ep_size=args.ep_size
-    )
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "fields":
+        return _fields(args.trace)
+    try:
+        config = _load_config(args.config)
+        metrics = _catalog(config, args.config)
+        if args.command == "metrics":
+            for m in metrics.values():
+                unit = f" [{m.unit}]" if m.unit else ""
+                print(f"{m.name}{unit}: {m.description}")
+            return 0
+        options = _options(args, config)
+        if args.command == "extract":
+            name = args.metric
+            if args.field is not None:
+                name = args.field  # a one-off metric: the mean of that field
+                metrics = {name: Metric(name, "results", name, "", name, None, "")}
+            elif name not in metrics:
+                raise UsageError(
+                    f"unknown metric {name!r}; available: {', '.join(metrics)} "
+                    "(or --field KEY for any numeric result-JSON field)"
+                )
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "extract":
         try:
-            result = compute(args.trace, args.metric, options)
+            result = compute(args.trace, name, options, metrics)
         except TraceError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return 1
@@ -122,7 +237,7 @@ def run(argv: Sequence[str]) -> int:
         _print_value(result.value)
         return 0
     # validate: every metric's status, exit 1 if any is invalid
-    results = extract(args.trace, METRICS, options)
+    results = extract(args.trace, metrics, options, metrics)
     width = max(map(len, results))
     for name, res in results.items():
         line = f"{name:<{width}}  {res.status}"

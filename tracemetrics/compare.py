@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .atomic import write_atomic
+from .pooling import pooled
 from .registry import Quantity
 
 CONFIG = ["max_num_seqs", "max_num_batched_tokens"]
@@ -27,7 +28,8 @@ COLUMNS = [
 
 
 def _means(table: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Mean of `column` per (variant, configuration) over the plotted traces."""
+    """Pooled mean of `column` per (variant, configuration) over the plotted traces:
+    the same numbers as the sweep plots' points."""
     keep = (
         (table["status"] == "ok")
         & ~table["excluded"].astype(bool)
@@ -36,9 +38,8 @@ def _means(table: pd.DataFrame, column: str) -> pd.DataFrame:
     )
     for c in CONFIG:
         keep &= table[c].notna()
-    return (
-        table[keep].groupby(["variant", *CONFIG])[column].agg(value="mean", n="count").reset_index()
-    )
+    points = pooled(table[keep], ["variant", *CONFIG], column)
+    return points[["variant", *CONFIG, "y", "n"]].rename(columns={"y": "value"})
 
 
 def comparison(

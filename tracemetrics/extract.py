@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,9 @@ from .expert_stats import (
     load_by_layer,
 )
 from .gates import gate_log_files
-from .registry import METRICS
+from .registry import METRICS, Metric
 from .results import field_mean, read_all_runs, result_files
+from .stats import summarize
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ class MetricResult:
     sources: list[str] = field(default_factory=list)
     runs: int | None = None  # benchmark runs averaged (result-JSON metrics)
     card_config: dict[str, Any] = field(default_factory=dict)  # from workload.data
+    # Result-JSON metrics: each run's value, their sample std and 95% CI of the mean
+    # (std and CI need two runs), and the file formats read (vllm, sglang, unknown).
+    run_values: list[float] | None = None
+    std: float | None = None
+    ci95: tuple[float, float] | None = None
+    formats: list[str] | None = None
     error: TraceError | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -64,6 +71,10 @@ class MetricResult:
             "warnings": self.warnings,
             "sources": self.sources,
             "runs": self.runs,
+            "std": self.std,
+            "ci95": list(self.ci95) if self.ci95 else None,
+            "run_values": self.run_values,
+            "formats": self.formats,
             "card_config": self.card_config,
         }
 
@@ -87,28 +98,36 @@ def _relative(trace_dir: Path, paths: Iterable[Path]) -> list[str]:
 
 
 def _results_metrics(
-    trace_dir: Path, card: Card, names: list[str], options: Options
+    trace_dir: Path, card: Card, metrics: list[Metric], options: Options
 ) -> dict[str, MetricResult]:
     try:
         card.require_inference(options.phases)
         files = result_files(trace_dir)
         runs = read_all_runs(files)
     except TraceError as exc:
-        return {n: _failed(n, trace_dir, exc) for n in names}
+        return {m.name: _failed(m, trace_dir, exc) for m in metrics}
     sources = [str(card.path.relative_to(trace_dir)), *_relative(trace_dir, files)]
+    formats = sorted({run.format for run in runs})
     out = {}
-    for name in names:
+    for metric in metrics:
         try:
-            mean = field_mean(runs, METRICS[name].field or name)
+            mean = field_mean(runs, metric.field or metric.name)
         except TraceError as exc:
-            out[name] = _failed(name, trace_dir, exc)
+            out[metric.name] = _failed(metric, trace_dir, exc)
             continue
-        out[name] = _ok(name, trace_dir, mean.value, mean.warnings, sources, mean.count)
+        result = _ok(metric, trace_dir, mean.value, mean.warnings, sources, mean.count)
+        spread = summarize(mean.values)
+        result.run_values = mean.values
+        result.std = spread.std
+        if spread.ci95_low is not None and spread.ci95_high is not None:
+            result.ci95 = (spread.ci95_low, spread.ci95_high)
+        result.formats = formats
+        out[metric.name] = result
     return out
 
 
 def _gates_metrics(
-    trace_dir: Path, card: Card, names: list[str], options: Options
+    trace_dir: Path, card: Card, metrics: list[Metric], options: Options
 ) -> dict[str, MetricResult]:
     where = trace_dir / "gates_logs"
     if options.ep_size is not None:
@@ -129,7 +148,7 @@ def _gates_metrics(
                 f"max_step_tokens = {options.max_step_tokens}; nothing left to measure",
             )
     except TraceError as exc:
-        return {n: _failed(n, trace_dir, exc) for n in names}
+        return {m.name: _failed(m, trace_dir, exc) for m in metrics}
     sources = [
         str(card.path.relative_to(trace_dir)),
         *_relative(trace_dir, (f.path for f in files)),
@@ -146,18 +165,18 @@ def _gates_metrics(
         ), []
 
     out = {}
-    for name in names:
+    for metric in metrics:
         try:
-            value, warnings = value_of(name)
+            value, warnings = value_of(metric.name)
         except TraceError as exc:
-            out[name] = _failed(name, trace_dir, exc)
+            out[metric.name] = _failed(metric, trace_dir, exc)
             continue
-        out[name] = _ok(name, trace_dir, value, warnings, sources)
+        out[metric.name] = _ok(metric, trace_dir, value, warnings, sources)
     return out
 
 
 def _ok(
-    name: str,
+    metric: Metric,
     trace_dir: Path,
     value: float | dict[str, Any],
     warnings: list[str],
@@ -165,47 +184,53 @@ def _ok(
     runs: int | None = None,
 ) -> MetricResult:
     return MetricResult(
-        name,
+        metric.name,
         trace_name(trace_dir),
         "ok",
         value,
-        METRICS[name].unit,
+        metric.unit,
         warnings=warnings,
         sources=sources,
         runs=runs,
     )
 
 
-def _failed(name: str, trace_dir: Path, exc: TraceError) -> MetricResult:
+def _failed(metric: Metric, trace_dir: Path, exc: TraceError) -> MetricResult:
     return MetricResult(
-        name,
+        metric.name,
         trace_name(trace_dir),
         exc.status,
         None,
-        METRICS[name].unit,
+        metric.unit,
         exc.message,
         error=exc,
     )
 
 
 def extract(
-    trace_dir: Path, names: Iterable[str], options: Options = Options()
+    trace_dir: Path,
+    names: Iterable[str],
+    options: Options = Options(),
+    metrics: Mapping[str, Metric] = METRICS,
 ) -> dict[str, MetricResult]:
     """Compute the named metrics of one trace, reading each input file once.
 
-    Never raises TraceError: problems become results with a status and reason.
+    `metrics` defines the names: the built-ins, or registry.catalog(...) with the
+    configuration's own. Never raises TraceError: problems become results with a
+    status and reason.
     """
     names = list(names)
-    unknown = [n for n in names if n not in METRICS]
+    unknown = [n for n in names if n not in metrics]
     if unknown:
         raise KeyError(f"unknown metric(s): {', '.join(unknown)}")
+    chosen = [metrics[n] for n in names]
     try:
         card = open_card(trace_dir)
     except TraceError as exc:
-        return {n: _failed(n, trace_dir, exc) for n in names}
+        return {m.name: _failed(m, trace_dir, exc) for m in chosen}
     out: dict[str, MetricResult] = {}
-    by_results = [n for n in names if METRICS[n].source == "results"]
-    by_gates = [n for n in names if METRICS[n].source == "gates"]
+    by_results = [m for m in chosen if m.source == "results"]
+    by_gates = [m for m in chosen if m.source == "gates"]
     if by_results:
         out.update(_results_metrics(trace_dir, card, by_results, options))
     if by_gates:
@@ -215,9 +240,14 @@ def extract(
     return {n: out[n] for n in names}
 
 
-def compute(trace_dir: Path, name: str, options: Options = Options()) -> MetricResult:
+def compute(
+    trace_dir: Path,
+    name: str,
+    options: Options = Options(),
+    metrics: Mapping[str, Metric] = METRICS,
+) -> MetricResult:
     """One metric of one trace; raises TraceError if it cannot be computed."""
-    result = extract(trace_dir, [name], options)[name]
+    result = extract(trace_dir, [name], options, metrics)[name]
     if result.error is not None:
         raise result.error
     return result

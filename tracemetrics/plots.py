@@ -14,13 +14,14 @@ import pandas as pd
 from matplotlib.ticker import FixedLocator, NullLocator
 
 from .atomic import savefig_atomic, write_atomic
+from .pooling import STAT_COLUMNS, pooled
 from .registry import Quantity
 
 AXIS_LABELS = {
     "max_num_seqs": "max-num-seqs",
     "max_num_batched_tokens": "max-num-batched-tokens",
 }
-POINT_COLUMNS = ["variant", "x", "y", "n"]
+POINT_COLUMNS = ["variant", "x", *STAT_COLUMNS]
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,9 @@ def variant_colors(variants: list[str]) -> dict[str, Any]:
 def sweep_points(
     table: pd.DataFrame, sweep: Sweep, variants: list[str], column: str = "value"
 ) -> pd.DataFrame:
-    """The plotted points: mean of `column` per (variant, x) over the traces the sweep
-    selects (status ok, not excluded, a known variant, the fixed values, a value)."""
+    """The plotted points per (variant, x), pooled over the traces the sweep selects
+    (status ok, not excluded, a known variant, the fixed values, a value): y is the mean
+    over their runs, n the traces, runs the measurements, with std and 95% CI."""
     missing = [c for c in [sweep.x, *sweep.fixed] if c not in table.columns]
     if missing:
         available = ", ".join(c for c in table.columns if c not in ("trace", "reason"))
@@ -66,12 +68,7 @@ def sweep_points(
     selected = table[keep]
     if selected.empty:
         return pd.DataFrame(columns=POINT_COLUMNS)
-    points = (
-        selected.groupby(["variant", sweep.x], sort=False)[column]
-        .agg(y="mean", n="count")
-        .reset_index()
-        .rename(columns={sweep.x: "x"})
-    )
+    points = pooled(selected, ["variant", sweep.x], column).rename(columns={sweep.x: "x"})
     points["order"] = points["variant"].map(variants.index)
     points = points.sort_values(["order", "x"]).drop(columns="order")
     return points[POINT_COLUMNS].reset_index(drop=True)
@@ -97,6 +94,17 @@ def plot_sweep(
         if sub.empty:
             continue
         ax.plot(sub["x"], sub["y"], marker="o", linewidth=2, color=colors[variant], label=variant)
+        ci = sub.dropna(subset=["ci95_low", "ci95_high"])
+        if not ci.empty:  # 95% confidence interval of the mean over repeated runs
+            ax.errorbar(
+                ci["x"],
+                ci["y"],
+                yerr=[ci["y"] - ci["ci95_low"], ci["ci95_high"] - ci["y"]],
+                fmt="none",
+                ecolor=colors[variant],
+                elinewidth=1.2,
+                capsize=4,
+            )
     xs = sorted(points["x"].unique()) if not points.empty else []
     if xs and min(xs) > 0:
         ax.set_xscale("log", base=2)
@@ -129,6 +137,16 @@ def plot_sweep(
     ax.grid(True, which="major", alpha=0.3)
     if not points.empty:
         ax.legend(title="variant", loc="best")
+    if points["ci95_low"].notna().any():
+        ax.annotate(
+            "error bars: 95% CI of the mean over repeated runs",
+            (1.0, 0.0),
+            xycoords="figure fraction",
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color="gray",
+        )
     savefig_atomic(fig, path, dpi=150)
     plt.close(fig)
 
@@ -151,14 +169,13 @@ def eplb_points(tables: dict[str, pd.DataFrame], quantities: list[Quantity]) -> 
             + sub["max_num_batched_tokens"].astype("Int64").astype(str)
         )
         grouped = (
-            sub.assign(configuration=config)
-            .groupby(["configuration", "eplb"])[q.column]
-            .agg(value="mean", n="count")
-            .reset_index()
+            pooled(sub.assign(configuration=config), ["configuration", "eplb"], q.column)
+            .rename(columns={"y": "value"})
+            .sort_values(["configuration", "eplb"])
         )
         grouped.insert(0, "quantity", q.name)
         frames.append(grouped)
-    columns = ["quantity", "configuration", "eplb", "value", "n"]
+    columns = ["quantity", "configuration", "eplb", "value", *STAT_COLUMNS[1:]]
     return (
         pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Source = Literal["results", "gates"]
 
@@ -57,6 +59,16 @@ METRICS: dict[str, Metric] = {
             "Output token throughput",
             "higher",
             "Generated tokens per second: mean over runs of `output_throughput`.",
+        ),
+        Metric(
+            "E2EL",
+            "results",
+            "mean_e2el_ms",
+            "ms",
+            "End-to-end request latency",
+            "lower",
+            "Mean end-to-end request latency: mean over runs of `mean_e2el_ms` "
+            "(SGLang: `mean_e2e_latency_ms`).",
         ),
         Metric(
             "token_to_expert_assignment",
@@ -119,6 +131,55 @@ def metric_names(source: Source | None = None) -> list[str]:
     return [m.name for m in METRICS.values() if source is None or m.source == source]
 
 
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")  # it names files: results/metrics/<t>/<name>.json
+
+
+def field_metric(entry: Mapping[str, Any]) -> Metric:
+    """A metric defined by configuration: the mean over runs of one result-JSON field."""
+    name, field = entry.get("name"), entry.get("field")
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ValueError(f"metric name {name!r}: use letters, digits, '_', '.', '-'")
+    if not isinstance(field, str) or not field:
+        raise ValueError(f"metric {name!r}: `field` must name a result-JSON field")
+    better = entry.get("better")
+    if better not in ("higher", "lower", None):
+        raise ValueError(f"metric {name!r}: `better` is {better!r}, expected higher or lower")
+    unit = entry.get("unit") or ""
+    return Metric(
+        name,
+        "results",
+        field,
+        str(unit),
+        str(entry.get("label") or name),
+        better,
+        f"Mean over runs of `{field}` (defined in the configuration).",
+    )
+
+
+def catalog(custom: Iterable[Mapping[str, Any]] = ()) -> dict[str, Metric]:
+    """The built-in metrics plus those a configuration defines (`custom_metrics`)."""
+    out = dict(METRICS)
+    for entry in custom:
+        metric = field_metric(entry)
+        if metric.name in out:
+            what = "a built-in metric" if metric.name in METRICS else "defined twice"
+            raise ValueError(f"metric {metric.name!r} is {what}")
+        out[metric.name] = metric
+    return out
+
+
+def configured_metrics(config: Mapping[str, Any]) -> tuple[list[str], dict[str, Metric]]:
+    """What a workflow configuration builds: `metrics` then every custom metric, and
+    the catalog that defines them. Raises ValueError naming the bad entry."""
+    metrics = catalog(config.get("custom_metrics") or [])
+    names = list(config["metrics"])
+    unknown = [n for n in names if n not in metrics]
+    if unknown:
+        raise ValueError(f"metrics: unknown {', '.join(unknown)}; available: {', '.join(metrics)}")
+    names += [n for n in metrics if n not in METRICS and n not in names]
+    return names, metrics
+
+
 @dataclass(frozen=True)
 class Quantity:
     """One plotted number: a column of a metric's table, with how to show it."""
@@ -160,11 +221,11 @@ IMBALANCE_QUANTITIES = (
 )
 
 
-def plotted_quantities(metrics: list[str]) -> list[Quantity]:
+def plotted_quantities(names: list[str], metrics: Mapping[str, Metric] = METRICS) -> list[Quantity]:
     """What the sweep and EPLB plots show for the configured metrics, in order."""
     out = [
-        Quantity(m, "value", m, METRICS[m].label, METRICS[m].unit, METRICS[m].better)
-        for m in metrics
-        if METRICS[m].source == "results"
+        Quantity(m, "value", m, metrics[m].label, metrics[m].unit, metrics[m].better)
+        for m in names
+        if metrics[m].source == "results"
     ]
-    return out + [q for q in IMBALANCE_QUANTITIES if q.metric in metrics]
+    return out + [q for q in IMBALANCE_QUANTITIES if q.metric in names]

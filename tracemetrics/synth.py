@@ -18,12 +18,16 @@ import yaml
 MODEL = "Mixtral8x7B"
 PLATFORM = "Perlmutter"
 GROUP = "group12"
-VARIANTS = {"Baseline": ("vllmTP4", "baseline"), "DefaultAll2All": ("vllmEP4", "defaultall2all")}
+VARIANTS = {
+    "Baseline": ("vllmTP4", "baseline"),
+    "DefaultAll2All": ("vllmEP4", "defaultall2all"),
+    "SGLang": ("sglangTP4", "sglang"),  # results in SGLang bench_serving's JSON lines
+}
 
 
 @dataclass(frozen=True)
 class TraceSpec:
-    variant: str  # Baseline | DefaultAll2All
+    variant: str  # Baseline | DefaultAll2All | SGLang
     max_num_seqs: int
     max_num_batched_tokens: int
     eplb: str | None = None  # "on" | "off" | None
@@ -54,10 +58,11 @@ class TraceSpec:
 
 def card(spec: TraceSpec) -> dict[str, Any]:
     ep = spec.variant == "DefaultAll2All"
+    tool = "sglang" if spec.variant == "SGLang" else "vllm"
     return {
         "version": 1,
         "description": (
-            "Online serving of Mixtral-8x7B-v0.1 on 4 A100 GPUs with "
+            f"Online serving of Mixtral-8x7B-v0.1 with {tool} on 4 A100 GPUs with "
             + ("Expert Parallel (EP)=4 using DefaultAll2All" if ep else "Tensor Parallel (TP)=4")
             + f" with MAX_SEQS={spec.max_num_seqs}"
             + f" and BATCH_TOKENS={spec.max_num_batched_tokens}."
@@ -86,7 +91,7 @@ def card(spec: TraceSpec) -> dict[str, Any]:
             },
         },
         "Model-executor": {
-            "framework": {"name": "vllm"},
+            "framework": {"name": tool},
             "model_plan_parallelization": {
                 "dp_replicate": 1,
                 "dp_shard": 1,
@@ -110,6 +115,8 @@ def _performance(spec: TraceSpec) -> tuple[float, float, float]:
     ep = spec.variant == "DefaultAll2All"
     tpot = (14.0 + 0.32 * seqs) * (0.9 if ep else 1.0) * (0.97 if spec.eplb == "on" else 1.0)
     ttft = (45.0 + 3.1 * seqs + tokens / 180.0) * (1.12 if ep else 1.0)
+    if spec.variant == "SGLang":
+        tpot, ttft = tpot * 0.94, ttft * 0.88
     throughput = seqs * 1000.0 / tpot * 0.62
     return ttft, tpot, throughput
 
@@ -123,6 +130,9 @@ def result(spec: TraceSpec, rng: np.random.Generator, run: int) -> dict[str, Any
     total_out = int(sum(output_lens))
     duration = total_out / out_thr
     ttfts = (rng.gamma(4.0, ttft / 4.0, n) / 1000.0).tolist()
+    e2el = ttft + tpot * total_out / n
+    if spec.variant == "SGLang":
+        return _sglang_result(spec, run, duration, input_lens, output_lens, ttft, tpot)
     return {
         "date": f"20250{3 + run % 6}15-1{run % 10}3012",
         "backend": "vllm",
@@ -150,12 +160,72 @@ def result(spec: TraceSpec, rng: np.random.Generator, run: int) -> dict[str, Any
         "mean_itl_ms": tpot * 1.01,
         "median_itl_ms": tpot * 0.95,
         "p99_itl_ms": tpot * 3.1,
+        # newer vLLM: end-to-end latency and the user's --metric-percentiles 90,99.9
+        "mean_e2el_ms": e2el,
+        "median_e2el_ms": e2el * 0.96,
+        "p90_e2el_ms": e2el * 1.5,
+        "p99.9_e2el_ms": e2el * 2.2,
+        "p90_ttft_ms": ttft * 1.8,
+        "p99.9_ttft_ms": ttft * 2.9,
         "input_lens": input_lens,
         "output_lens": output_lens,
         "ttfts": ttfts,
         "itls": [(rng.gamma(6.0, tpot / 6000.0, 3)).tolist() for _ in range(n)],
         "generated_texts": [f"generated text {i}" for i in range(n)],
         "errors": [""] * n,
+    }
+
+
+def _sglang_result(
+    spec: TraceSpec,
+    run: int,
+    duration: float,
+    input_lens: list[int],
+    output_lens: list[int],
+    ttft: float,
+    tpot: float,
+) -> dict[str, Any]:
+    """One SGLang `bench_serving --output-file` line: its own names, no per-request
+    arrays, and `request_rate` written by json.dumps as the bare literal Infinity."""
+    n, total_in, total_out = spec.num_prompts, int(sum(input_lens)), int(sum(output_lens))
+    e2e = ttft + tpot * total_out / n
+    return {
+        "backend": "sglang",
+        "dataset_name": "sharegpt",
+        "request_rate": float("inf"),
+        "max_concurrency": spec.max_num_seqs,
+        "sharegpt_output_len": None,
+        "random_input_len": 1024,
+        "random_output_len": 1024,
+        "random_range_ratio": 0.0,
+        "duration": duration,
+        "completed": n,
+        "total_input_tokens": total_in,
+        "total_output_tokens": total_out,
+        "total_output_tokens_retokenized": total_out - run % 3,
+        "request_throughput": n / duration,
+        "input_throughput": total_in / duration,
+        "output_throughput": total_out / duration,
+        "total_throughput": (total_in + total_out) / duration,
+        "mean_e2e_latency_ms": e2e,
+        "median_e2e_latency_ms": e2e * 0.97,
+        "std_e2e_latency_ms": e2e * 0.3,
+        "p99_e2e_latency_ms": e2e * 2.1,
+        "mean_ttft_ms": ttft,
+        "median_ttft_ms": ttft * 0.92,
+        "std_ttft_ms": ttft * 0.4,
+        "p99_ttft_ms": ttft * 2.5,
+        "mean_tpot_ms": tpot,
+        "median_tpot_ms": tpot * 0.99,
+        "std_tpot_ms": tpot * 0.1,
+        "p99_tpot_ms": tpot * 1.5,
+        "mean_itl_ms": tpot * 1.02,
+        "median_itl_ms": tpot * 0.96,
+        "std_itl_ms": tpot * 0.5,
+        "p95_itl_ms": tpot * 2.0,
+        "p99_itl_ms": tpot * 3.0,
+        "concurrency": min(spec.max_num_seqs, n) * 0.9,
+        "accept_length": None,
     }
 
 
@@ -183,8 +253,11 @@ def write_trace(root: Path, spec: TraceSpec) -> Path:
         for _ in range(spec.append_runs):
             objs.append(result(spec, rng, run))
             run += 1
-        path = trace / "results_json" / f"vllm-{spec.max_num_seqs}qps-run{index + 1:02d}.json"
-        if spec.append_runs == 1:
+        if spec.variant == "SGLang":  # appends a line per run to its --output-file
+            path = trace / "results_json" / f"sglang_0415_{spec.num_prompts}_{index + 1}.jsonl"
+        else:
+            path = trace / "results_json" / f"vllm-{spec.max_num_seqs}qps-run{index + 1:02d}.json"
+        if spec.append_runs == 1 and spec.variant != "SGLang":
             path.write_text(json.dumps(objs[0], indent=2))
         else:
             path.write_text("".join(json.dumps(o) + "\n" for o in objs))
@@ -204,26 +277,31 @@ def write_trace(root: Path, spec: TraceSpec) -> Path:
 
 
 def example_specs() -> list[TraceSpec]:
-    """The built-in collection: both variants over both sweeps, plus EPLB on/off."""
+    """The built-in collection: both vLLM variants over both sweeps, EPLB on/off, and
+    an SGLang max-num-seqs sweep. Repeated runs: the shared point 32/8192 was run three
+    times (three files), Baseline 16/8192 twice with --append-result, and every SGLang
+    configuration three times (three lines of one file)."""
     seq_sweep = {(s, 8192) for s in (8, 16, 32, 64)}
     token_sweep = {(32, t) for t in (2048, 4096, 8192, 16384)}
     configs = sorted(seq_sweep | token_sweep)
     specs = []
-    for variant in VARIANTS:
+    for variant in ("Baseline", "DefaultAll2All"):
         moe_logs = 1 if variant == "DefaultAll2All" else 0
         for i, (seqs, tokens) in enumerate(configs):
+            files = 3 if (seqs, tokens) == (32, 8192) else 2 if i % 3 == 0 else 1
             specs.append(
                 TraceSpec(
                     variant,
                     seqs,
                     tokens,
-                    result_files=2 if i % 3 == 0 else 1,
+                    result_files=files,
                     append_runs=2 if (variant, seqs, tokens) == ("Baseline", 16, 8192) else 1,
                     gate_runs=moe_logs,
                     phase="inference" if i % 2 else "serving",
                     profiler_dump=(seqs, tokens) == (32, 8192),
                 )
             )
+    specs += [TraceSpec("SGLang", seqs, 8192, append_runs=3) for seqs, _ in sorted(seq_sweep)]
     for eplb in ("on", "off"):
         specs.append(
             TraceSpec("DefaultAll2All", 32, 8192, eplb=eplb, gate_runs=2 if eplb == "on" else 1)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .atomic import write_atomic
 from .naming import CONFIG_COLUMNS, Naming
-from .registry import METRICS
+from .registry import METRICS, Metric
 
 SUMMARY_KEYS = (
     "entropy",
@@ -64,29 +64,43 @@ def _dig(value: Any, path: tuple[str, ...]) -> Any:
     return value
 
 
-def _value_columns(metric: str, records: list[dict[str, Any]]) -> list[str]:
+# result-JSON metrics: value is the mean over the trace's runs, runs their number n;
+# std and the 95% confidence interval of the mean need n >= 2 (tracemetrics.stats).
+RESULT_COLUMNS = ["value", "unit", "runs", "std", "ci95_low", "ci95_high", "format"]
+
+
+def _value_columns(metric: Metric, records: list[dict[str, Any]]) -> list[str]:
     """The columns a metric's value gives, after the trace and status columns."""
     ok = [r["value"] for r in records if r["status"] == "ok" and isinstance(r["value"], dict)]
-    if metric == "expert_imbalance":
+    if metric.name == "expert_imbalance":
         return list(IMBALANCE_COLUMNS)
-    if metric == "expert_load_by_layer":
+    if metric.name == "expert_load_by_layer":
         layers = sorted({layer for value in ok for layer in value["layers"]})
         return [*LAYER_SUMMARY_KEYS, *(f"cv_layer_{layer}" for layer in layers)]
-    if METRICS[metric].source == "gates":  # token_to_expert_assignment
+    if metric.source == "gates":  # token_to_expert_assignment
         experts = max((len(value["normalized"]) for value in ok), default=0)
         return [*SUMMARY_KEYS, *(f"normalized_{i}" for i in range(experts))]
-    return ["value", "unit", "runs"]
+    return RESULT_COLUMNS
 
 
-def _value_cells(metric: str, record: dict[str, Any]) -> dict[str, Any]:
+def _value_cells(metric: Metric, record: dict[str, Any]) -> dict[str, Any]:
     value = record.get("value")
-    if METRICS[metric].source != "gates":
-        return {"value": value, "unit": record.get("unit"), "runs": record.get("runs")}
+    if metric.source != "gates":
+        ci95 = record.get("ci95") or (None, None)
+        return {
+            "value": value,
+            "unit": record.get("unit"),
+            "runs": record.get("runs"),
+            "std": record.get("std"),
+            "ci95_low": ci95[0],
+            "ci95_high": ci95[1],
+            "format": "+".join(record.get("formats") or []) or None,
+        }
     if not isinstance(value, dict):
         return {}
-    if metric == "expert_imbalance":
+    if metric.name == "expert_imbalance":
         return {column: _dig(value, path) for column, path in IMBALANCE_COLUMNS.items()}
-    if metric == "expert_load_by_layer":
+    if metric.name == "expert_load_by_layer":
         cells = dict(value["summary"])
         layers = zip(value["layers"], value["cv"], strict=True)
         cells.update({f"cv_layer_{layer}": cv for layer, cv in layers})
@@ -120,9 +134,13 @@ def _merge_card_config(row: dict[str, Any], card: dict[str, Any]) -> str | None:
 
 
 def table_rows(
-    metric: str, records: list[dict[str, Any]], naming: Naming
+    name: str,
+    records: list[dict[str, Any]],
+    naming: Naming,
+    metrics: Mapping[str, Metric] = METRICS,
 ) -> tuple[list[str], list[dict[str, Any]]]:
     """Columns and rows of a metric's table, ordered by variant then configuration."""
+    metric = metrics[name]
     columns = ["trace", "variant", *CONFIG_COLUMNS, "excluded", "status", "reason"]
     columns += _value_columns(metric, records)
     columns += [*naming.extra_columns, "config_note"]

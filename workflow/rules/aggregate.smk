@@ -21,7 +21,7 @@ rule table:
 
 rule invalid_traces:
     input:
-        expand("results/tables/{metric}.csv", metric=config["metrics"]),
+        expand("results/tables/{metric}.csv", metric=METRIC_NAMES),
     output:
         "results/invalid_traces.txt",
     log:

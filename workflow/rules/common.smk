@@ -1,5 +1,7 @@
 # Configuration checks, trace discovery and input functions; no rules here.
+import json
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -11,7 +13,7 @@ sys.path.insert(0, str(REPO))  # the library, whether or not it is pip-installed
 
 from tracemetrics.discover import discover, input_files  # noqa: E402
 from tracemetrics.errors import TraceError  # noqa: E402
-from tracemetrics.registry import METRICS, plotted_quantities  # noqa: E402
+from tracemetrics.registry import configured_metrics, plotted_quantities  # noqa: E402
 
 # `--config strict=true` arrives as the string "true" (Snakemake only maps True/False).
 for _key in ("strict",):
@@ -20,11 +22,12 @@ for _key in ("strict",):
 
 validate(config, "../schemas/config.schema.yaml")
 
-_unknown = [m for m in config["metrics"] if m not in METRICS]
-if _unknown:
-    raise WorkflowError(
-        f"config metrics: unknown {', '.join(_unknown)}; available: {', '.join(METRICS)}"
-    )
+# The metrics to build: `metrics`, then every `custom_metrics` entry, with their
+# definitions (CATALOG); every rule and script uses these two.
+try:
+    METRIC_NAMES, CATALOG = configured_metrics(config)
+except ValueError as exc:
+    raise WorkflowError(f"config {exc}")
 for _key in ("name_pattern",):
     try:
         re.compile(config[_key])
@@ -32,7 +35,13 @@ for _key in ("name_pattern",):
         raise WorkflowError(f"config {_key}: not a valid regex: {exc}")
 
 # What the sweep and EPLB plots show, and the tables they read.
-QUANTITIES = plotted_quantities(config["metrics"])
+QUANTITIES = plotted_quantities(METRIC_NAMES, CATALOG)
+# Trade-off plots: output throughput against each latency metric that is built.
+TRADEOFFS = [
+    latency
+    for latency in ("TPOT", "TTFT")
+    if {latency, "output_throughput"} <= set(METRIC_NAMES)
+]
 PLOT_TABLES = sorted({q.metric for q in QUANTITIES})
 SWEEPS = [s.get("name") or s["x"] for s in config["sweeps"]]
 if len(set(SWEEPS)) != len(SWEEPS):
@@ -67,7 +76,7 @@ if not TRACES:
 
 wildcard_constraints:
     trace="[^/]+",
-    metric="|".join(re.escape(m) for m in config["metrics"]),
+    metric="|".join(re.escape(m) for m in METRIC_NAMES),
 
 
 def trace_dir(wildcards) -> str:
@@ -84,9 +93,16 @@ def gate_options() -> str:
     )
 
 
+def custom_metrics_option() -> str:
+    """The custom metric definitions for the extraction script, as one JSON argument."""
+    if not config["custom_metrics"]:
+        return ""
+    return "--custom-metrics " + shlex.quote(json.dumps(config["custom_metrics"]))
+
+
 def trace_inputs(wildcards) -> list[str]:
     """The card and every result file or gate log the configured metrics read."""
-    sources = {METRICS[m].source for m in config["metrics"]}
+    sources = {CATALOG[m].source for m in METRIC_NAMES}
     return [str(p) for p in input_files(TRACES[wildcards.trace], sources)]
 
 
@@ -95,13 +111,13 @@ def metric_files(wildcards) -> list[str]:
 
 
 def heatmap_inputs(wildcards) -> list[str]:
-    if "expert_load_by_layer" not in config["metrics"]:
+    if "expert_load_by_layer" not in METRIC_NAMES:
         return []
     return [f"results/metrics/{t}/expert_load_by_layer.json" for t in TRACES]
 
 
 def all_outputs() -> list[str]:
-    out = [f"results/tables/{m}.csv" for m in config["metrics"]]
+    out = [f"results/tables/{m}.csv" for m in METRIC_NAMES]
     out.append("results/plots/eplb_on_vs_off.png")  # requests the plot job
     out.append("results/tables/comparison.csv")
     out.append("results/invalid_traces.txt")

@@ -7,7 +7,7 @@ rule extract:
     input:
         trace_inputs,
     output:
-        [f"results/metrics/{{trace}}/{m}.json" for m in config["metrics"]],
+        [f"results/metrics/{{trace}}/{m}.json" for m in METRIC_NAMES],
     log:
         "results/logs/extract/{trace}.log",
     conda:
@@ -16,7 +16,8 @@ rule extract:
         python=sys.executable,
         script=str(REPO / "scripts" / "extract_trace.py"),
         trace_dir=trace_dir,
-        metrics=",".join(config["metrics"]),
+        metrics=",".join(METRIC_NAMES),
+        custom=custom_metrics_option(),
         phases=",".join(config["inference_phases"]),
         strict="--strict" if config["strict"] else "",
         gate_options=gate_options(),
@@ -24,6 +25,6 @@ rule extract:
     shell:
         "{params.python:q} {params.script:q} --trace {params.trace_dir:q}"
         " --out-dir results/metrics/{wildcards.trace:q} --metrics {params.metrics}"
-        " --phases {params.phases:q} {params.strict} {params.gate_options}"
+        " --phases {params.phases:q} {params.strict} {params.gate_options} {params.custom}"
         " 2> {log:q}"
         " || {{ cat {log:q} >&2; exit 1; }}"

@@ -1,6 +1,6 @@
 # Every plot in one job, so matplotlib and pandas are imported once: each quantity
-# (inference metrics, imbalance statistics) along each sweep, EPLB on vs off, and the
-# per-trace layer x expert heatmaps.
+# (inference metrics, imbalance statistics) along each sweep, EPLB on vs off, the
+# throughput-latency trade-offs, and the per-trace layer x expert heatmaps.
 
 
 rule plot:
@@ -25,9 +25,22 @@ rule plot:
                 category="EPLB on vs off",
                 labels={"quantity": "all", "kind": "EPLB on vs off"},
             )
+        ]
+        + [
+            report(
+                f"results/plots/tradeoff_output_throughput_vs_{latency}.png",
+                caption="../report/tradeoff.rst",
+                category="Trade-off",
+                labels={"quantity": "output_throughput", "kind": f"vs {latency}"},
+            )
+            for latency in TRADEOFFS
         ],
         csv=[f"results/plots/{q.name}_vs_{s}.csv" for q in QUANTITIES for s in SWEEPS]
-        + ["results/plots/eplb_on_vs_off.csv"],
+        + ["results/plots/eplb_on_vs_off.csv"]
+        + [
+            f"results/plots/tradeoff_output_throughput_vs_{latency}.csv"
+            for latency in TRADEOFFS
+        ],
         heatmaps=(
             [
                 report(
@@ -38,7 +51,7 @@ rule plot:
                     labels={"trace": "{name}", "kind": "heatmap"},
                 )
             ]
-            if "expert_load_by_layer" in config["metrics"]
+            if "expert_load_by_layer" in METRIC_NAMES
             else []
         ),
     log:

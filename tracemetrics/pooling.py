@@ -1,0 +1,49 @@
+"""Pooling table rows: several traces of one configuration become one point.
+
+Every benchmark run counts once: a trace contributes its n runs (`runs`), their mean
+(`value`) and sample std (`std`), and the point is the mean, std and 95% confidence
+interval of all those runs together (stats.pool). Columns without per-run spread
+(the expert-imbalance statistics) count each trace as one measurement.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .stats import pool
+
+STAT_COLUMNS = ["y", "n", "runs", "std", "ci95_low", "ci95_high"]
+
+
+def _groups(rows: pd.DataFrame, column: str) -> list[tuple[int, float, float | None]]:
+    per_run = column == "value" and "runs" in rows.columns
+    out = []
+    for _, row in rows.iterrows():
+        runs = row["runs"] if per_run else 1
+        std = row["std"] if per_run and "std" in rows.columns else None
+        n = int(runs) if runs == runs and runs else 1  # NaN or 0: one measurement
+        out.append((n, float(row[column]), None if std is None or math.isnan(std) else std))
+    return out
+
+
+def pooled(table: pd.DataFrame, keys: list[str], column: str = "value") -> pd.DataFrame:
+    """Per group of `keys` (in first-seen order): y (pooled mean), n (traces), runs
+    (measurements), std, ci95_low, ci95_high (empty below two measurements)."""
+    records = []
+    for key, rows in table.groupby(keys, sort=False, dropna=False):
+        summary = pool(_groups(rows, column))
+        values = key if isinstance(key, tuple) else (key,)
+        records.append(
+            {
+                **dict(zip(keys, values, strict=True)),
+                "y": summary.mean,
+                "n": len(rows),
+                "runs": summary.n,
+                "std": summary.std,
+                "ci95_low": summary.ci95_low,
+                "ci95_high": summary.ci95_high,
+            }
+        )
+    return pd.DataFrame(records, columns=[*keys, *STAT_COLUMNS])

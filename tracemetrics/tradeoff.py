@@ -1,0 +1,190 @@
+"""Trade-off plot: output throughput against a latency metric, one point per configuration.
+
+A configuration is (variant, max_num_seqs, max_num_batched_tokens). Its traces' benchmark
+runs are pooled with stats.pool, so each point is the mean over every run of the
+configuration, with a 95% CI on both axes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.colors import to_rgba
+from matplotlib.lines import Line2D
+
+from .atomic import savefig_atomic
+from .plots import axis_label, variant_colors
+from .registry import Quantity
+from .stats import Summary, pool
+
+AXES = ("latency", "throughput")
+COLUMNS = [
+    "variant",
+    "configuration",
+    "max_num_seqs",
+    "max_num_batched_tokens",
+    "traces",
+    *(f"{a}{s}" for a in AXES for s in ("", "_runs", "_ci95_low", "_ci95_high")),
+    "pareto",
+]
+_PER_TRACE = ["status", "excluded", "value", "runs", "std"]
+
+
+def pareto_front(latency: Sequence[float], throughput: Sequence[float]) -> list[bool]:
+    """Which points no other point dominates (latency <= and throughput >=, one strictly).
+
+    Sorted by latency, a point is on the front when it has the highest throughput at
+    its latency and beats every point of strictly lower latency; equal points all stay.
+    """
+    if len(latency) != len(throughput):
+        raise ValueError("latency and throughput differ in length")
+    front = [False] * len(latency)
+    best: float | None = None  # highest throughput at a strictly lower latency
+    order = sorted(range(len(latency)), key=lambda i: latency[i])
+    for _, tied in groupby(order, key=lambda i: latency[i]):
+        same = list(tied)
+        top = max(throughput[i] for i in same)
+        for i in same:
+            front[i] = throughput[i] == top and (best is None or top > best)
+        best = top if best is None else max(best, top)
+    return front
+
+
+def _configuration(row: dict[str, Any]) -> str:
+    seqs, tokens = row["max_num_seqs"], row["max_num_batched_tokens"]
+    if pd.isna(seqs) or pd.isna(tokens):
+        return str(row["trace"])  # unknown configuration: the trace stands alone
+    return f"{int(seqs)}/{int(tokens)}"
+
+
+def _pooled(rows: list[dict[str, Any]], axis: str) -> Summary:
+    groups = []
+    for r in rows:
+        std = r[f"{axis}_std"]  # NaN when the trace had a single run
+        groups.append((int(r[f"{axis}_runs"]), r[f"{axis}_value"], None if pd.isna(std) else std))
+    return pool(groups)
+
+
+def tradeoff_points(
+    throughput: pd.DataFrame, latency: pd.DataFrame, variants: list[str]
+) -> pd.DataFrame:
+    """One row per (variant, configuration): pooled latency and throughput, and whether
+    the point is on its variant's Pareto front (see COLUMNS)."""
+    config = ["trace", "variant", "max_num_seqs", "max_num_batched_tokens"]
+    both = throughput[config + _PER_TRACE].rename(
+        columns={c: f"throughput_{c}" for c in _PER_TRACE}
+    )
+    lat = latency[["trace", *_PER_TRACE]].rename(columns={c: f"latency_{c}" for c in _PER_TRACE})
+    both = both.merge(lat, on="trace")
+    keep = both["variant"].isin(variants)
+    for axis in AXES:
+        keep &= (both[f"{axis}_status"] == "ok") & ~both[f"{axis}_excluded"].astype(bool)
+        keep &= both[f"{axis}_value"].notna()
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in both[keep].to_dict("records"):
+        groups.setdefault((row["variant"], _configuration(row)), []).append(row)
+
+    out = []
+    for (variant, configuration), rows in groups.items():
+        point = {
+            "variant": variant,
+            "configuration": configuration,
+            "max_num_seqs": rows[0]["max_num_seqs"],
+            "max_num_batched_tokens": rows[0]["max_num_batched_tokens"],
+            "traces": len(rows),
+        }
+        for axis in AXES:
+            s = _pooled(rows, axis)
+            point[axis], point[f"{axis}_runs"] = s.mean, s.n
+            point[f"{axis}_ci95_low"] = math.nan if s.ci95_low is None else s.ci95_low
+            point[f"{axis}_ci95_high"] = math.nan if s.ci95_high is None else s.ci95_high
+        out.append(point)
+    if not out:
+        return pd.DataFrame(columns=COLUMNS)
+    points = pd.DataFrame(out)
+    points["order"] = points["variant"].map(variants.index)
+    points = points.sort_values(["order", "latency", "configuration"], kind="stable")
+    points = points.drop(columns="order").reset_index(drop=True)
+    points["pareto"] = False
+    for _, sub in points.groupby("variant", sort=False):
+        points.loc[sub.index, "pareto"] = pareto_front(
+            sub["latency"].tolist(), sub["throughput"].tolist()
+        )
+    return points[COLUMNS]
+
+
+def _errors(sub: pd.DataFrame, axis: str) -> list[list[float]]:
+    """Distances from the mean to the CI bounds; NaN (no bar) without a CI."""
+    return [
+        (sub[axis] - sub[f"{axis}_ci95_low"]).tolist(),
+        (sub[f"{axis}_ci95_high"] - sub[axis]).tolist(),
+    ]
+
+
+def plot_tradeoff(
+    points: pd.DataFrame, latency: Quantity, throughput: Quantity, variants: list[str], path: Path
+) -> None:
+    colors = variant_colors(variants)
+    fig, ax = plt.subplots(figsize=(7.2, 5.0), layout="constrained")
+    for variant in variants:
+        sub = points[points["variant"] == variant]
+        if sub.empty:
+            continue
+        color = colors[variant]
+        ax.errorbar(
+            sub["latency"],
+            sub["throughput"],
+            xerr=_errors(sub, "latency"),
+            yerr=_errors(sub, "throughput"),
+            fmt="o",
+            color=color,
+            ecolor=to_rgba(color, 0.35),  # faint: the points and fronts stay readable
+            elinewidth=1,
+            capsize=3,
+            label=variant,
+        )
+        front = sub[sub["pareto"].astype(bool)].sort_values("latency")
+        # post steps trace the edge of the region the front dominates
+        ax.step(
+            front["latency"],
+            front["throughput"],
+            where="post",
+            linestyle="--",
+            linewidth=1.4,
+            color=color,
+            alpha=0.85,
+        )
+        for x, y, text in zip(sub["latency"], sub["throughput"], sub["configuration"], strict=True):
+            ax.annotate(
+                text, (x, y), xytext=(5, 5), textcoords="offset points", fontsize=7, color=color
+            )
+    if points.empty:
+        ax.text(
+            0.5,
+            0.5,
+            "no configuration has both metrics",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            color="gray",
+        )
+    else:
+        handles, labels = ax.get_legend_handles_labels()
+        handles.append(Line2D([], [], linestyle="--", color="gray"))
+        labels.append("Pareto front")
+        ax.legend(handles, labels, title="variant", loc="best", fontsize=8)
+    ax.set_xlabel(axis_label(latency))
+    ax.set_ylabel(axis_label(throughput))
+    ax.set_title(f"{throughput.label} vs {latency.label[:1].lower()}{latency.label[1:]}")
+    ax.grid(True, which="major", alpha=0.3)
+    savefig_atomic(fig, path, dpi=150)
+    plt.close(fig)
