@@ -85,6 +85,7 @@ def tm_result(n: int = 4, **fields: Any) -> dict[str, Any]:
         "median_tpot_ms": 23.0,
         "p99_tpot_ms": 40.0,
         "mean_itl_ms": 24.5,
+        "mean_e2el_ms": 1300.0,
         "input_lens": [100] * n,
         "output_lens": [50] * n,
         "ttfts": [0.12] * n,
@@ -225,6 +226,10 @@ def small_collection(tmp_path: Path) -> list[Path]:
 # ------------------------------------------------------------- reference computations
 
 
+# SGLang's names for vLLM's fields, as its bench_serving writes them
+SGLANG_NAMES = {"mean_e2el_ms": "mean_e2e_latency_ms", "p99_e2el_ms": "p99_e2e_latency_ms"}
+
+
 class ResultsReference:
     """Mean of a result field, straight from the files with `json` and `statistics`."""
 
@@ -233,7 +238,7 @@ class ResultsReference:
         folder = trace / "results_json"
         out = []
         for name in sorted(os.listdir(folder)):
-            if not name.endswith(".json") or name.endswith(".pytorch.json"):
+            if not name.endswith((".json", ".jsonl")) or name.endswith(".pytorch.json"):
                 continue
             text = (folder / name).read_text()
             try:
@@ -243,8 +248,16 @@ class ResultsReference:
             out.extend((name, obj) for obj in objs)
         return out
 
+    def values(self, trace: Path, field: str) -> list[float]:
+        out = []
+        for _, obj in self.runs(trace):
+            key = field if field in obj else SGLANG_NAMES.get(field)
+            if key in obj:
+                out.append(obj[key])
+        return out
+
     def mean(self, trace: Path, field: str) -> float:
-        return statistics.fmean(obj[field] for _, obj in self.runs(trace) if field in obj)
+        return statistics.fmean(self.values(trace, field))
 
 
 class ExpertReference:

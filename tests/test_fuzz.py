@@ -42,6 +42,7 @@ RESULT = {
     "output_throughput": 160.0,
     "mean_ttft_ms": 120.0,
     "mean_tpot_ms": 24.0,
+    "mean_e2el_ms": 900.0,
     "ttfts": [0.1, 0.2, 0.12],
     "itls": [[0.02], [0.03, 0.01], []],
     "generated_texts": ["a", "b", "c"],
@@ -61,8 +62,20 @@ CARD = {
         "expert_parallel": {"eplb": False, "top_k": 2},
     },
 }
+# SGLang bench_serving: its own names for some fields, JSON lines, a bare Infinity
+SGLANG = {
+    "backend": "sglang",
+    "request_rate": float("inf"),
+    "request_throughput": 3.1,
+    "output_throughput": 150.0,
+    "total_throughput": 400.0,
+    "mean_ttft_ms": 130.0,
+    "mean_tpot_ms": 25.0,
+    "mean_e2e_latency_ms": 950.0,
+}
 RESULT_BYTES = [
     json.dumps(RESULT, indent=2).encode(),
+    (json.dumps(SGLANG) + "\n" + json.dumps({**SGLANG, "mean_e2e_latency_ms": 990.0})).encode(),
     json.dumps(RESULT).encode(),
     (json.dumps(RESULT) + "\n" + json.dumps({**RESULT, "mean_ttft_ms": 80.0}) + "\n").encode(),
 ]

@@ -21,6 +21,7 @@ FIELDS = {
     "TPOT": "mean_tpot_ms",
     "request_throughput": "request_throughput",
     "output_throughput": "output_throughput",
+    "E2EL": "mean_e2el_ms",
 }
 EXPERT = "token_to_expert_assignment"
 REPO = Path(__file__).resolve().parent.parent

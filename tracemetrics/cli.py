@@ -19,7 +19,7 @@ from . import __version__
 from .card import DEFAULT_PHASES
 from .errors import TraceError
 from .extract import Options, compute, extract
-from .registry import METRICS, Metric, catalog
+from .registry import METRICS, Metric, configured_metrics
 from .results import field_inventory, percentile_of, read_all_runs, result_files
 
 SUBCOMMANDS = ("extract", "metrics", "validate", "fields")
@@ -136,14 +136,17 @@ def _load_config(path: Path | None) -> dict[str, Any]:
     return data
 
 
-def _catalog(config: dict[str, Any], where: Path | None) -> dict[str, Metric]:
+def _catalog(config: dict[str, Any], where: Path | None) -> tuple[list[str], dict[str, Metric]]:
+    """The metrics a config builds (default: DEFAULT_METRICS) and their definitions."""
     custom = config.get("custom_metrics") or []
     try:
-        if not isinstance(custom, list):
-            raise ValueError("custom_metrics must be a list")
-        return catalog(custom)
-    except (ValueError, AttributeError) as exc:
-        raise UsageError(f"{where}: custom_metrics: {exc}") from None
+        if not isinstance(custom, list) or not all(isinstance(c, dict) for c in custom):
+            raise ValueError("custom_metrics: expected a list of mappings")
+        if not isinstance(config.get("metrics") or [], list):
+            raise ValueError("metrics: expected a list of names")
+        return configured_metrics(config)
+    except ValueError as exc:
+        raise UsageError(f"{where}: {exc}") from None
 
 
 def _options(args: argparse.Namespace, config: dict[str, Any]) -> Options:
@@ -205,7 +208,7 @@ def run(argv: Sequence[str]) -> int:
         return _fields(args.trace)
     try:
         config = _load_config(args.config)
-        metrics = _catalog(config, args.config)
+        names, metrics = _catalog(config, args.config)
         if args.command == "metrics":
             for m in metrics.values():
                 unit = f" [{m.unit}]" if m.unit else ""
@@ -237,7 +240,7 @@ def run(argv: Sequence[str]) -> int:
         _print_value(result.value)
         return 0
     # validate: every metric's status, exit 1 if any is invalid
-    results = extract(args.trace, metrics, options, metrics)
+    results = extract(args.trace, names, options, metrics)
     width = max(map(len, results))
     for name, res in results.items():
         line = f"{name:<{width}}  {res.status}"

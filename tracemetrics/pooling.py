@@ -18,14 +18,20 @@ STAT_COLUMNS = ["y", "n", "runs", "std", "ci95_low", "ci95_high"]
 
 
 def _groups(rows: pd.DataFrame, column: str) -> list[tuple[int, float, float | None]]:
-    per_run = column == "value" and "runs" in rows.columns
-    out = []
-    for _, row in rows.iterrows():
-        runs = row["runs"] if per_run else 1
-        std = row["std"] if per_run and "std" in rows.columns else None
-        n = int(runs) if runs == runs and runs else 1  # NaN or 0: one measurement
-        out.append((n, float(row[column]), None if std is None or math.isnan(std) else std))
-    return out
+    """Each row as (n, mean, std) for stats.pool."""
+    means = rows[column].astype(float).tolist()
+    if column != "value" or "runs" not in rows.columns:
+        return [(1, m, None) for m in means]
+    runs = rows["runs"].tolist()
+    stds = rows["std"].tolist() if "std" in rows.columns else [None] * len(means)
+    return [
+        (
+            int(n) if n == n and n else 1,  # NaN or 0: one measurement
+            m,
+            None if s is None or math.isnan(s) else float(s),
+        )
+        for n, m, s in zip(runs, means, stds, strict=True)
+    ]
 
 
 def pooled(table: pd.DataFrame, keys: list[str], column: str = "value") -> pd.DataFrame:

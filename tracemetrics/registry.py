@@ -127,6 +127,19 @@ METRICS: dict[str, Metric] = {
 }
 
 
+# What the workflow builds unless configured otherwise (the schema's default), and
+# what `tracemetrics validate` checks: E2EL is left out, older vLLM does not write it.
+DEFAULT_METRICS = [
+    "TTFT",
+    "TPOT",
+    "request_throughput",
+    "output_throughput",
+    "token_to_expert_assignment",
+    "expert_load_by_layer",
+    "expert_imbalance",
+]
+
+
 def metric_names(source: Source | None = None) -> list[str]:
     return [m.name for m in METRICS.values() if source is None or m.source == source]
 
@@ -160,10 +173,13 @@ def catalog(custom: Iterable[Mapping[str, Any]] = ()) -> dict[str, Metric]:
     """The built-in metrics plus those a configuration defines (`custom_metrics`)."""
     out = dict(METRICS)
     for entry in custom:
-        metric = field_metric(entry)
+        try:
+            metric = field_metric(entry)
+        except ValueError as exc:
+            raise ValueError(f"custom_metrics: {exc}") from None
         if metric.name in out:
             what = "a built-in metric" if metric.name in METRICS else "defined twice"
-            raise ValueError(f"metric {metric.name!r} is {what}")
+            raise ValueError(f"custom_metrics: metric {metric.name!r} is {what}")
         out[metric.name] = metric
     return out
 
@@ -172,7 +188,7 @@ def configured_metrics(config: Mapping[str, Any]) -> tuple[list[str], dict[str, 
     """What a workflow configuration builds: `metrics` then every custom metric, and
     the catalog that defines them. Raises ValueError naming the bad entry."""
     metrics = catalog(config.get("custom_metrics") or [])
-    names = list(config["metrics"])
+    names = list(config.get("metrics") or DEFAULT_METRICS)
     unknown = [n for n in names if n not in metrics]
     if unknown:
         raise ValueError(f"metrics: unknown {', '.join(unknown)}; available: {', '.join(metrics)}")

@@ -59,33 +59,16 @@ class Summary:
     ci95_low: float | None = None
     ci95_high: float | None = None
 
-    @classmethod
-    def of(cls, n: int, mean: float, variance: float | None) -> Summary:
-        if n < 2 or variance is None:
-            return cls(n, mean)
-        std = math.sqrt(max(variance, 0.0))
-        half = t_quantile(n - 1) * std / math.sqrt(n)
-        return cls(n, mean, std, mean - half, mean + half)
-
 
 def summarize(values: Sequence[float]) -> Summary:
     """Summary of one list of measurements (e.g. a trace's benchmark runs)."""
-    n = len(values)
-    if n == 0:
-        raise ValueError("no values to summarize")
-    mean = math.fsum(values) / n
-    if not math.isfinite(mean):  # values near the float maximum
-        mean = math.fsum(v / n for v in values)
-    if n < 2:
-        return Summary(n, mean)
-    variance = math.fsum((v - mean) ** 2 for v in values) / (n - 1)
-    return Summary.of(n, mean, variance if math.isfinite(variance) else None)
+    return pool((1, v, None) for v in values)
 
 
 def pool(groups: Iterable[tuple[int, float, float | None]]) -> Summary:
     """One summary of several groups of measurements, from each group's (n, mean, std).
 
-    Exactly what summarize() gives on all the measurements together: the mean weights
+    The same as summarizing all the measurements together: the mean weights
     each group by its n; the variance adds the within-group and between-group sums of
     squares. A group with n = 1 has no std (None) and adds none within.
     """
@@ -93,9 +76,20 @@ def pool(groups: Iterable[tuple[int, float, float | None]]) -> Summary:
     total = sum(n for n, _, _ in groups)
     if total == 0:
         raise ValueError("no values to pool")
-    mean = math.fsum(n * m for n, m, _ in groups) / total
+    # In units of the largest magnitude: sums and squares of numbers near the float
+    # maximum cannot overflow. Scaled back at the end.
+    scale = max(max(abs(m), s or 0.0) for _, m, s in groups) or 1.0
+    unit = [(n, m / scale, None if s is None else s / scale) for n, m, s in groups]
+    mean = math.fsum(n * (m / total) for n, m, _ in unit)
     if total < 2:
-        return Summary(total, mean)
-    within = math.fsum((n - 1) * s * s for n, _, s in groups if s is not None and n > 1)
-    between = math.fsum(n * (m - mean) ** 2 for n, m, _ in groups)
-    return Summary.of(total, mean, (within + between) / (total - 1))
+        return Summary(total, mean * scale)
+    within = math.fsum((n - 1) * s * s for n, _, s in unit if s is not None and n > 1)
+    between = math.fsum(n * (m - mean) ** 2 for n, m, _ in unit)
+    std = math.sqrt((within + between) / (total - 1))
+    half = t_quantile(total - 1) * std / math.sqrt(total)
+    low, high = (mean - half) * scale, (mean + half) * scale
+    if not math.isfinite(std * scale):
+        return Summary(total, mean * scale)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return Summary(total, mean * scale, std * scale)
+    return Summary(total, mean * scale, std * scale, low, high)

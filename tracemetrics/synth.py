@@ -41,6 +41,7 @@ class TraceSpec:
     phase: str = "serving"
     num_prompts: int = 16
     profiler_dump: bool = False  # a *.pytorch.json beside the results, as --save-result may leave
+    group: str = GROUP  # the name's last part: a repeat of a configuration has another
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -49,7 +50,7 @@ class TraceSpec:
         tag = f"{kernel}_{self.max_num_seqs}_{self.max_num_batched_tokens}"
         if self.eplb:
             tag += f"_eplb{self.eplb}"
-        return f"{MODEL}-{framework}-{PLATFORM}[{tag}]-{GROUP}"
+        return f"{MODEL}-{framework}-{PLATFORM}[{tag}]-{self.group}"
 
     @property
     def seed(self) -> int:
