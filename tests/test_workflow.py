@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tracemetrics.registry import DEFAULT_METRICS  # noqa: E402
 from tracemetrics.synth import TraceSpec, write_collection  # noqa: E402
 
 from .snakemake_runner import run_snakemake  # noqa: E402
@@ -333,6 +334,33 @@ def test_default_config_runs_from_another_directory(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     example = sorted(p.name for p in (REPO / "resources" / "example_traces").iterdir())
     assert jobs_planned(proc)["extract"] == len(example)
+
+
+def test_example_collection_shows_every_kind_of_output(tmp_path: Path) -> None:
+    """The README's main command on the built-in collection: repeated runs give error
+    bars, the SGLang traces are read and compared, the trade-off plots are drawn."""
+    work = tmp_path / "work"
+    run_snakemake(work, cwd=tmp_path)
+    results = work / "results"
+    assert (results / "invalid_traces.txt").read_text() == ""
+    ttft = read_csv(results / "tables" / "TTFT.csv")
+    assert {r["format"] for r in ttft if r["variant"] == "SGLang"} == {"sglang"}
+    assert max(int(r["runs"]) for r in ttft) >= 3
+    points = read_csv(results / "plots" / "TTFT_vs_max_num_seqs.csv")
+    assert {p["variant"] for p in points} == {"Baseline", "DefaultAll2All", "SGLang"}
+    assert any(p["ci95_low"] for p in points)  # drawn as error bars
+    compared = read_csv(results / "tables" / "comparison.csv")
+    assert {r["variant"] for r in compared} == {"DefaultAll2All", "SGLang"}
+    for latency in ("TPOT", "TTFT"):
+        rows = read_csv(results / "plots" / f"tradeoff_output_throughput_vs_{latency}.csv")
+        assert {r["variant"] for r in rows} == {"Baseline", "DefaultAll2All", "SGLang"}
+        assert any(r["pareto"] == "True" for r in rows)
+    assert (results / "tables" / "TTFT_p99.csv").is_file()  # the config's custom metric
+
+
+def test_registry_defaults_match_the_schema() -> None:
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    assert schema["properties"]["metrics"]["default"] == DEFAULT_METRICS
 
 
 def test_config_yaml_matches_schema_defaults() -> None:
