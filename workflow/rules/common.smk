@@ -97,7 +97,8 @@ def custom_metrics_option() -> str:
     """The custom metric definitions for the extraction script, as one JSON argument."""
     if not config["custom_metrics"]:
         return ""
-    return "--custom-metrics " + shlex.quote(json.dumps(config["custom_metrics"]))
+    definitions = shlex.quote(json.dumps(config["custom_metrics"]))
+    return f"--custom-metrics {definitions}"
 
 
 def trace_inputs(wildcards) -> list[str]:
