@@ -24,33 +24,20 @@ pytestmark = pytest.mark.workflow
 
 def collection(root: Path, count: int) -> Path:
     """`count` small traces of both variants (gate logs on the EP ones), unique names."""
-    import tracemetrics.synth as synth
-
-    specs = []
-    for i in range(count):
-        variant = "Baseline" if i % 2 else "DefaultAll2All"
-        seqs = (8, 16, 32, 64)[i % 4]
-        tokens = (2048, 4096, 8192, 16384)[i // 4 % 4]
-        specs.append(
-            (
-                TraceSpec(
-                    variant,
-                    seqs,
-                    tokens,
-                    gate_runs=0 if i % 2 else 1,
-                    layers=2,
-                    steps=6,
-                    num_prompts=3,
-                ),
-                f"group{i}",
-            )
+    specs = [
+        TraceSpec(
+            "Baseline" if i % 2 else "DefaultAll2All",
+            (8, 16, 32, 64)[i % 4],
+            (2048, 4096, 8192, 16384)[i // 4 % 4],
+            gate_runs=0 if i % 2 else 1,
+            layers=2,
+            steps=6,
+            num_prompts=3,
+            group=f"group{i}",
         )
-    try:
-        for spec, group in specs:
-            synth.GROUP = group
-            write_collection(root, [spec])
-    finally:
-        synth.GROUP = "group12"
+        for i in range(count)
+    ]
+    write_collection(root, specs)
     return root
 
 
