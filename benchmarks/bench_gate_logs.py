@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tracemetrics.expert_stats import assignment_summary
 from tracemetrics.extract import extract
-from tracemetrics.gates import gate_log_files
+from tracemetrics.gate_files import gate_log_files
 from tracemetrics.registry import metric_names
 from tracemetrics.synth import TraceSpec, write_trace
 

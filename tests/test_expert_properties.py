@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from tracemetrics.errors import TraceError
 from tracemetrics.expert_stats import ExpertLoadScan, assignment_summary
 from tracemetrics.extract import compute
-from tracemetrics.gates import _fast, _slow, gate_log_files, read_gate_log
+from tracemetrics.gate_files import gate_log_files
+from tracemetrics.gates import _fast, _slow, read_gate_log
 from tracemetrics.results import field_mean, read_runs
 
 bounded = settings(max_examples=50, deadline=None)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -269,3 +271,19 @@ def test_example_collection_metrics(trace, results_reference, expert_reference):
         assert close(results[metric].value, results_reference.mean(trace, field))
     if (trace / "gates_logs").is_dir():
         expert_reference.assert_close(results[EXPERT].value, expert_reference.expected(trace))
+
+
+def test_a_trace_without_gate_logs_never_imports_numpy(make_trace):
+    """Half of a typical collection has no gate logs; each is one workflow job, which
+    should not pay for numpy's import (a tenth of a second)."""
+    trace = make_trace()  # moe: true, results, no gates_logs/
+    code = (
+        "import sys; from pathlib import Path; from tracemetrics.extract import extract; "
+        "from tracemetrics.registry import DEFAULT_METRICS; "
+        f"r = extract(Path({str(trace)!r}), DEFAULT_METRICS); "
+        "print(sorted({x.status for x in r.values()}), 'numpy' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.split() == ["['not_applicable',", "'ok']", "False"]

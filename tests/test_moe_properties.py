@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 from tracemetrics.expert_stats import RESOLUTION, ExpertLoadScan
 from tracemetrics.extract import Options, extract
-from tracemetrics.gates import GateLog, GateLogFile
+from tracemetrics.gate_files import GateLogFile
+from tracemetrics.gates import GateLog
 
 bounded = settings(max_examples=50, deadline=None)
 GATE_METRICS = ["token_to_expert_assignment", "expert_load_by_layer", "expert_imbalance"]

@@ -16,7 +16,8 @@ import pytest
 from tracemetrics import gates
 from tracemetrics.expert_stats import RESOLUTION, ExpertLoadScan
 from tracemetrics.extract import Options, compute, extract
-from tracemetrics.gates import GateLog, GateLogFile
+from tracemetrics.gate_files import GateLogFile
+from tracemetrics.gates import GateLog
 
 EXPERT = "token_to_expert_assignment"
 BY_LAYER = "expert_load_by_layer"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .card import CARD_SUFFIXES, find_card
 from .errors import TraceError
-from .gates import gate_log_files
+from .gate_files import gate_log_files
 from .registry import Source
 from .results import result_files
 

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from .errors import TraceError
-from .gates import GateLog, GateLogFile, read_gate_log
+from .gate_files import GateLogFile
+from .gates import GateLog, read_gate_log
 
 # Histogram bins per unit of max/mean over [1, E]: the median and p95 of expert_imbalance
 # are known to RESOLUTION = 1/4096 (about 2.4e-4); mean and max are exact.

@@ -10,15 +10,7 @@ from typing import Any
 
 from .card import DEFAULT_PHASES, Card, find_card, load_card, trace_name
 from .errors import TraceError
-from .expert_stats import (
-    DEFAULT_TOP_K,
-    ExpertLoadScan,
-    assignment_summary,
-    consistency_warning,
-    imbalance_value,
-    load_by_layer,
-)
-from .gates import gate_log_files
+from .gate_files import gate_log_files
 from .registry import METRICS, Metric
 from .results import field_mean, read_all_runs, result_files
 from .stats import summarize
@@ -134,10 +126,24 @@ def _gates_metrics(
         ep_size, ep_source = options.ep_size, "option"
     else:
         ep_size, ep_source = card.ep_size, "card"
-    top_k = card.top_k if card.top_k is not None and card.top_k > 0 else DEFAULT_TOP_K
     try:
         card.require_moe()
         files = gate_log_files(trace_dir)
+    except TraceError as exc:
+        return {m.name: _failed(m, trace_dir, exc) for m in metrics}
+    # Imported only now: numpy costs a tenth of a second, which a trace without gate
+    # logs (one workflow job each) need not pay.
+    from .expert_stats import (
+        DEFAULT_TOP_K,
+        ExpertLoadScan,
+        assignment_summary,
+        consistency_warning,
+        imbalance_value,
+        load_by_layer,
+    )
+
+    top_k = card.top_k if card.top_k is not None and card.top_k > 0 else DEFAULT_TOP_K
+    try:
         scan = ExpertLoadScan(
             max_step_tokens=options.max_step_tokens, ep_size=ep_size, top_k=top_k
         ).scan(files)
