@@ -638,11 +638,10 @@ def name_cases() -> Iterator[tuple[Case, Writer]]:
             0,
             None,
             (),
-            "ok",
+            None,
             TTFT,
-            note="CLI only: Snakemake reads {with} in the trace's output paths as a wildcard "
-            "and stops the whole run (WildcardError); the workflow would have to escape it",
-            in_workflow=False,
+            note="the CLI reads it; the workflow leaves it out with a message naming it, "
+            "since Snakemake would read {with} in its output paths as a wildcard",
         ),
         lambda trace: make(trace),
     )

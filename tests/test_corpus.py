@@ -107,13 +107,13 @@ def workflow_tables(tmp_path_factory):
         if not case.in_workflow:
             shutil.rmtree(root / case.name)
     write_collection(root, VALID)
-    run_snakemake(base / "work", traces=root)
+    proc = run_snakemake(base / "work", traces=root)
     tables = {}
     for metric in DEFAULT_METRICS:  # what the default config builds
         path = base / "work" / "results" / "tables" / f"{metric}.csv"
         with open(path, encoding="utf-8", newline="") as handle:
             tables[metric] = {row["trace"]: row for row in csv.DictReader(handle)}
-    return root, base / "work", tables
+    return root, base / "work", tables, proc.stderr
 
 
 @pytest.mark.workflow
@@ -121,7 +121,7 @@ def workflow_tables(tmp_path_factory):
 def test_workflow_row(case, workflow_tables):
     if not case.in_workflow:
         pytest.skip(case.note)
-    root, _, tables = workflow_tables
+    root, _, tables, _ = workflow_tables
     rows = tables[case.metric]
     if case.status is None:  # not a trace: no row in any table
         assert all(case.name not in table for table in tables.values())
@@ -142,7 +142,7 @@ def test_workflow_row(case, workflow_tables):
 
 @pytest.mark.workflow
 def test_workflow_builds_the_valid_traces_and_lists_the_invalid(workflow_tables):
-    _, work, tables = workflow_tables
+    _, work, tables, stderr = workflow_tables
     for spec in VALID:
         for metric, rows in tables.items():
             has_input = METRICS[metric].source == "results" or spec.gate_runs > 0
@@ -155,3 +155,6 @@ def test_workflow_builds_the_valid_traces_and_lists_the_invalid(workflow_tables)
     for case in CASES:
         if case.status == "invalid" and case.in_workflow:
             assert case.name in names, case.name
+    # a name Snakemake cannot take is left out, and the run says so
+    assert "leaving out 1 trace whose name holds { or }" in stderr
+    assert "trace{with}braces" in stderr
