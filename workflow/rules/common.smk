@@ -63,6 +63,18 @@ try:
 except TraceError as exc:
     raise WorkflowError(f"config traces: {exc.message}")
 TRACES = COLLECTION.traces
+# Snakemake reads { and } in a path as a wildcard, so such a trace cannot be built:
+# leave it out and say so, rather than stop the whole run.
+_BRACED = sorted(name for name in TRACES if "{" in name or "}" in name)
+for _name in _BRACED:
+    del TRACES[_name]
+if _BRACED:
+    print(
+        f"tracemetrics: leaving out {len(_BRACED)} trace{'s' * (len(_BRACED) > 1)} whose "
+        f"name holds {{ or }} (Snakemake reads braces as wildcards; rename to include "
+        f"{'them' if len(_BRACED) > 1 else 'it'}): {', '.join(_BRACED)}",
+        file=sys.stderr,
+    )
 if COLLECTION.ignored:
     print(
         f"tracemetrics: ignoring {len(COLLECTION.ignored)} director"
