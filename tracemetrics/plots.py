@@ -196,12 +196,21 @@ def plot_eplb(points: pd.DataFrame, quantities: list[Quantity], path: Path) -> N
         configs = sorted(sub["configuration"].unique())
         width = 0.38
         for k, state in enumerate(("off", "on")):
-            vals = [
-                sub[(sub["configuration"] == c) & (sub["eplb"] == state)]["value"].mean()
-                for c in configs
-            ]
+            # one pooled row per (configuration, state), or none: NaN draws no bar
+            cells = sub[sub["eplb"] == state].set_index("configuration").reindex(configs)
             xs = [i + (k - 0.5) * width for i in range(len(configs))]
-            ax.bar(xs, vals, width, color=colors[state], label=f"EPLB {state}")
+            ax.bar(xs, cells["value"], width, color=colors[state], label=f"EPLB {state}")
+            ci = cells.assign(x=xs).dropna(subset=["ci95_low", "ci95_high"])
+            if not ci.empty:  # 95% CI where the configuration was run more than once
+                ax.errorbar(
+                    ci["x"],
+                    ci["value"],
+                    yerr=[ci["value"] - ci["ci95_low"], ci["ci95_high"] - ci["value"]],
+                    fmt="none",
+                    ecolor="#333333",
+                    elinewidth=1,
+                    capsize=3,
+                )
         ax.set_xticks(range(len(configs)), configs, fontsize=8)
         ax.set_xlim(-1, len(configs))  # keeps bars narrow when there are few configurations
         ax.set_title(q.label, fontsize=10)
