@@ -40,6 +40,9 @@ def specs() -> list[TraceSpec]:
         TraceSpec("DefaultAll2All", 8, 8192, result_files=2, **SMALL),
         TraceSpec("DefaultAll2All", 32, 8192, **SMALL),
         TraceSpec("DefaultAll2All", 64, 8192, **SMALL),
+        # EPLB on and off, run twice each: left out of sweeps and trade-offs
+        TraceSpec("DefaultAll2All", 32, 8192, eplb="on", result_files=2, **SMALL),
+        TraceSpec("DefaultAll2All", 32, 8192, eplb="off", result_files=2, **SMALL),
         # SGLang JSON lines, three runs each; they carry no p90_ttft_ms
         TraceSpec("SGLang", 8, 8192, append_runs=3, **SMALL),
         TraceSpec("SGLang", 32, 8192, append_runs=3, **SMALL),
@@ -109,11 +112,14 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def by_configuration(traces: Path) -> dict[tuple[str, int, int], list[Path]]:
-    """(variant, max_num_seqs, max_num_batched_tokens) -> its traces, from the names."""
+    """(variant, max_num_seqs, max_num_batched_tokens) -> its traces, from the names;
+    EPLB traces (excluded from the comparisons) are left out."""
     labels = {"vllmTP4": "Baseline", "vllmEP4": "DefaultAll2All", "sglangTP4": "SGLang"}
     groups: dict[tuple[str, int, int], list[Path]] = {}
     for trace in sorted(traces.iterdir()):
         framework = trace.name.split("-")[1]
+        if "_eplb" in trace.name:
+            continue
         _, seqs, tokens = trace.name.split("[")[1].split("]")[0].split("_")
         groups.setdefault((labels[framework], int(seqs), int(tokens)), []).append(trace)
     return groups
@@ -161,6 +167,21 @@ def test_plotted_points_pool_every_run_of_a_configuration(build: dict[str, Any])
             assert math.isclose(float(point["ci95_high"]) - mean, half, rel_tol=1e-8)
     # the two Baseline 32/8192 traces really were pooled: 3 + 2 runs
     assert (int(got["Baseline", 32]["n"]), int(got["Baseline", 32]["runs"])) == (2, 5)
+
+
+def test_eplb_chart_carries_the_statistics_of_repeated_runs(build: dict[str, Any]) -> None:
+    rows = read_csv(build["results"] / "plots" / "eplb_on_vs_off.csv")
+    for state in ("on", "off"):
+        trace = next(build["traces"].glob(f"*_eplb{state}]*"))
+        values = run_values(trace, "mean_ttft_ms")
+        mean, std, half = expected_stats(values)
+        (row,) = [r for r in rows if r["quantity"] == "TTFT" and r["eplb"] == state]
+        assert math.isclose(float(row["std"]), std, rel_tol=1e-9)
+        assert row["configuration"] == "DefaultAll2All 32/8192"
+        assert (int(row["n"]), int(row["runs"])) == (1, 2)
+        assert math.isclose(float(row["value"]), mean, rel_tol=1e-12)
+        assert math.isclose(float(row["ci95_high"]) - mean, half, rel_tol=1e-8)
+    assert (build["results"] / "plots" / "eplb_on_vs_off.png").stat().st_size > 10_000
 
 
 def test_custom_metric_is_built_tabulated_plotted_and_compared(build: dict[str, Any]) -> None:
