@@ -78,6 +78,11 @@ def write_points(path: Path, points: pd.DataFrame) -> None:
     write_atomic(path, lambda handle: points.to_csv(handle, index=False, lineterminator="\n"))
 
 
+def say_empty(ax: Any, text: str) -> None:
+    """A grey note in the middle of an axes that has nothing to show."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="gray")
+
+
 def axis_label(quantity: Quantity) -> str:
     unit = f" [{quantity.unit}]" if quantity.unit else ""
     better = f" ({quantity.better} is better)" if quantity.better else ""
@@ -112,15 +117,7 @@ def plot_sweep(
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xticklabels([f"{x:g}" for x in xs])
     if points.empty:
-        ax.text(
-            0.5,
-            0.5,
-            "no traces match this sweep",
-            ha="center",
-            va="center",
-            transform=ax.transAxes,
-            color="gray",
-        )
+        say_empty(ax, "no traces match this sweep")
     ax.set_xlabel(AXIS_LABELS.get(sweep.x, sweep.x))
     ax.set_ylabel(axis_label(quantity))
     ax.set_title(f"{quantity.label} vs {AXIS_LABELS.get(sweep.x, sweep.x)}")
@@ -221,15 +218,7 @@ def plot_eplb(points: pd.DataFrame, quantities: list[Quantity], path: Path) -> N
     if shown:
         axes.flat[0].legend(fontsize=8)
     else:
-        axes.flat[0].text(
-            0.5,
-            0.5,
-            "no EPLB on/off traces",
-            ha="center",
-            va="center",
-            transform=axes.flat[0].transAxes,
-            color="gray",
-        )
+        say_empty(axes.flat[0], "no EPLB on/off traces")
     fig.suptitle("What the expert-parallel load balancer changes (EPLB off vs on)")
     savefig_atomic(fig, path, dpi=130)
     plt.close(fig)

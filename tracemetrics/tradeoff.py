@@ -22,7 +22,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
 
 from .atomic import savefig_atomic
-from .plots import axis_label, variant_colors
+from .plots import axis_label, say_empty, variant_colors
 from .registry import Quantity
 from .stats import Summary, pool
 
@@ -168,15 +168,7 @@ def plot_tradeoff(
                 text, (x, y), xytext=(5, 5), textcoords="offset points", fontsize=7, color=color
             )
     if points.empty:
-        ax.text(
-            0.5,
-            0.5,
-            "no configuration has both metrics",
-            ha="center",
-            va="center",
-            transform=ax.transAxes,
-            color="gray",
-        )
+        say_empty(ax, "no configuration has both metrics")
     else:
         handles, labels = ax.get_legend_handles_labels()
         handles.append(Line2D([], [], linestyle="--", color="gray"))
