@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tracemetrics.stats import pool, summarize, t_quantile
+from tracemetrics.stats import pool, summarize, t_quantile, welch_differs
 
 # Two-sided 95% critical values of Student's t, from printed tables (5 significant
 # digits or more), by degrees of freedom.
@@ -98,3 +98,30 @@ def test_pooling_groups_equals_summarizing_all_runs(groups: list[list[float]]) -
     assert math.isclose(pooled.std, std, rel_tol=1e-6, abs_tol=1e-6)
     half = t_quantile(len(everything) - 1) * std / math.sqrt(len(everything))
     assert math.isclose(pooled.ci95_high - pooled.ci95_low, 2 * half, rel_tol=1e-6, abs_tol=1e-5)
+
+
+def test_welch_by_hand() -> None:
+    # means 10 and 13, both sample variances 1, n = 3: t = 3 / sqrt(2/3) = 3.674,
+    # df = 4, t(0.975, 4) = 2.776 -> different; with variances 4: t = 1.837 -> not
+    tight = summarize([9.0, 10.0, 11.0]), summarize([12.0, 13.0, 14.0])
+    loose = summarize([8.0, 10.0, 12.0]), summarize([11.0, 13.0, 15.0])
+    assert welch_differs(*tight) is True
+    assert welch_differs(*loose) is False
+    assert welch_differs(summarize([1.0]), summarize([2.0, 3.0])) is None
+    assert welch_differs(summarize([2.0, 2.0]), summarize([2.0, 2.0])) is False
+    assert welch_differs(summarize([2.0, 2.0]), summarize([3.0, 3.0])) is True
+
+
+@settings(max_examples=100, deadline=None)
+@given(  # whole numbers: no nearly-equal samples, where scipy warns of precision loss
+    st.lists(st.integers(0, 100).map(float), min_size=2, max_size=8),
+    st.lists(st.integers(0, 100).map(float), min_size=2, max_size=8),
+)
+def test_welch_agrees_with_scipy_away_from_the_threshold(a: list[float], b: list[float]):
+    scipy_stats = pytest.importorskip("scipy.stats")
+    if statistics.stdev(a) == 0 or statistics.stdev(b) == 0:  # by hand above
+        return
+    p = scipy_stats.ttest_ind(a, b, equal_var=False).pvalue
+    if math.isnan(p) or 0.03 < p < 0.08:  # rounding df down moves the threshold a little
+        return
+    assert welch_differs(summarize(a), summarize(b)) is bool(p < 0.05)

@@ -288,3 +288,29 @@ def test_a_bad_custom_metric_stops_the_run_with_its_name(
     output = proc.stdout + proc.stderr  # Snakemake logs errors to stdout
     assert words in output
     assert "Traceback" not in output
+
+
+def test_comparison_says_whether_a_difference_is_beyond_noise(build: dict[str, Any]) -> None:
+    """`significant` against scipy's Welch test on the runs of both configurations."""
+    scipy_stats = pytest.importorskip("scipy.stats")
+    rows = read_csv(build["results"] / "tables" / "comparison.csv")
+    groups = by_configuration(build["traces"])
+    checked = 0
+    for row in (r for r in rows if r["quantity"] == "TTFT"):
+        config = (int(float(row["max_num_seqs"])), int(float(row["max_num_batched_tokens"])))
+        ref = [
+            v for t in groups[(row["reference"], *config)] for v in run_values(t, "mean_ttft_ms")
+        ]
+        other = [
+            v for t in groups[(row["variant"], *config)] for v in run_values(t, "mean_ttft_ms")
+        ]
+        assert (int(row["reference_runs"]), int(row["runs"])) == (len(ref), len(other))
+        if min(len(ref), len(other)) < 2:
+            assert row["significant"] == ""
+            continue
+        p = scipy_stats.ttest_ind(ref, other, equal_var=False).pvalue
+        if 0.03 < p < 0.08:  # the df is rounded down: too close to call here
+            continue
+        assert row["significant"] == ("yes" if p < 0.05 else "no"), (row, p)
+        checked += 1
+    assert checked

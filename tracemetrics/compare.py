@@ -10,6 +10,7 @@ import pandas as pd
 from .atomic import write_atomic
 from .pooling import pooled
 from .registry import Quantity
+from .stats import Summary, welch_differs
 
 CONFIG = ["max_num_seqs", "max_num_batched_tokens"]
 COLUMNS = [
@@ -24,6 +25,9 @@ COLUMNS = [
     "relative_difference",
     "reference_n",
     "n",
+    "reference_runs",
+    "runs",
+    "significant",
 ]
 
 
@@ -39,14 +43,28 @@ def _means(table: pd.DataFrame, column: str) -> pd.DataFrame:
     for c in CONFIG:
         keep &= table[c].notna()
     points = pooled(table[keep], ["variant", *CONFIG], column)
-    return points[["variant", *CONFIG, "y", "n"]].rename(columns={"y": "value"})
+    return points.rename(columns={"y": "value"})
+
+
+def _significant(row: pd.Series) -> str:
+    """Welch's test on the two pooled means: yes / no, empty below two runs a side."""
+
+    def side(suffix: str) -> Summary:
+        std = row[f"std{suffix}"]
+        return Summary(
+            int(row[f"runs{suffix}"]), row[f"value{suffix}"], None if pd.isna(std) else std
+        )
+
+    verdict = welch_differs(side("_ref"), side(""))
+    return "" if verdict is None else "yes" if verdict else "no"
 
 
 def comparison(
     tables: dict[str, pd.DataFrame], quantities: list[Quantity], variants: list[str]
 ) -> pd.DataFrame:
     """One row per (configuration, quantity, variant other than the reference):
-    relative_difference = (value - reference_value) / reference_value."""
+    relative_difference = (value - reference_value) / reference_value; `significant`:
+    whether the two means differ at the 5% level over their runs (Welch's t-test)."""
     if len(variants) < 2:
         return pd.DataFrame(columns=COLUMNS)
     reference, others = variants[0], variants[1:]
@@ -74,6 +92,9 @@ def comparison(
                         / both["value_ref"],
                         "reference_n": both["n_ref"],
                         "n": both["n"],
+                        "reference_runs": both["runs_ref"],
+                        "runs": both["runs"],
+                        "significant": both.apply(_significant, axis=1),
                     }
                 )
             )

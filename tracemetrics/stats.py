@@ -93,3 +93,19 @@ def pool(groups: Iterable[tuple[int, float, float | None]]) -> Summary:
     if not (math.isfinite(low) and math.isfinite(high)):
         return Summary(total, mean * scale, std * scale)
     return Summary(total, mean * scale, std * scale, low, high)
+
+
+def welch_differs(a: Summary, b: Summary) -> bool | None:
+    """Whether two means differ at the 5% level (Welch's two-sided t-test), or None
+    when either side has fewer than two measurements.
+
+    Degrees of freedom: Welch-Satterthwaite, rounded down (a slightly wider, safe
+    threshold, and t_quantile takes whole numbers)."""
+    if a.std is None or b.std is None:
+        return None
+    va, vb = a.std**2 / a.n, b.std**2 / b.n
+    if va + vb == 0:  # no spread on either side: any difference is real
+        return a.mean != b.mean
+    t = abs(a.mean - b.mean) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / (a.n - 1) + vb**2 / (b.n - 1))
+    return t > t_quantile(max(1, math.floor(df)))
