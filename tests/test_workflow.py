@@ -273,6 +273,15 @@ def test_editing_one_result_file_reruns_only_its_trace(fresh: dict[str, Path]) -
     )
 
 
+def test_a_deleted_output_is_made_again_and_nothing_else(fresh: dict[str, Path]) -> None:
+    traces, results = fresh["traces"], fresh["results"]
+    for lost in ("plots/TTFT_vs_max_num_seqs.png", "plots/tradeoff_output_throughput_vs_TPOT.csv"):
+        (results / lost).unlink()
+        assert jobs_planned(snakemake(fresh["work"], traces, "-n")) == {"plot": 1, "all": 1}
+        snakemake(fresh["work"], traces)
+        assert (results / lost).stat().st_size > 0
+
+
 def test_adding_and_removing_a_trace_updates_tables(fresh: dict[str, Path]) -> None:
     traces, results = fresh["traces"], fresh["results"]
     new = TraceSpec("Baseline", 16, 8192, layers=2, steps=6, num_prompts=3)

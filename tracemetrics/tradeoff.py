@@ -20,6 +20,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.colors import to_rgba
 from matplotlib.lines import Line2D
+from matplotlib.transforms import Bbox
 
 from .atomic import savefig_atomic
 from .plots import axis_label, say_empty, variant_colors
@@ -130,11 +131,42 @@ def _errors(sub: pd.DataFrame, axis: str) -> list[list[float]]:
     ]
 
 
+# Where a point's label may go, in points from the marker: the first that overlaps no
+# label placed before it wins (or the first, when every one does).
+_LABEL_OFFSETS = ((5, 5), (5, -11), (-5, 5), (-5, -11), (5, 14), (5, -20))
+
+
+def _spread_labels(fig: Any, labels: list[Any]) -> None:
+    """Move point labels off each other: configurations often sit close together."""
+    if not labels:
+        return
+    fig.canvas.draw()  # settles the constrained layout, so label boxes are final
+    renderer = fig.canvas.get_renderer()
+    # the markers too: a label should not hide another point
+    taken: list[Any] = [
+        Bbox.from_bounds(x - 4, y - 4, 8, 8)
+        for x, y in (label.axes.transData.transform(label.xy) for label in labels)
+    ]
+    for label in labels:
+        for dx, dy in _LABEL_OFFSETS:
+            label.set_position((dx, dy))
+            label.set_horizontalalignment("left" if dx > 0 else "right")
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in taken):
+                break
+        else:
+            label.set_position(_LABEL_OFFSETS[0])
+            label.set_horizontalalignment("left")
+            box = label.get_window_extent(renderer)
+        taken.append(box)
+
+
 def plot_tradeoff(
     points: pd.DataFrame, latency: Quantity, throughput: Quantity, variants: list[str], path: Path
 ) -> None:
     colors = variant_colors(variants)
     fig, ax = plt.subplots(figsize=(7.2, 5.0), layout="constrained")
+    labels: list[Any] = []
     for variant in variants:
         sub = points[points["variant"] == variant]
         if sub.empty:
@@ -164,9 +196,12 @@ def plot_tradeoff(
             alpha=0.85,
         )
         for x, y, text in zip(sub["latency"], sub["throughput"], sub["configuration"], strict=True):
-            ax.annotate(
-                text, (x, y), xytext=(5, 5), textcoords="offset points", fontsize=7, color=color
+            labels.append(
+                ax.annotate(
+                    text, (x, y), xytext=(5, 5), textcoords="offset points", fontsize=7, color=color
+                )
             )
+    _spread_labels(fig, labels)
     if points.empty:
         say_empty(ax, "no configuration has both metrics")
     else:
