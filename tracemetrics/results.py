@@ -49,23 +49,26 @@ def result_files(trace_dir: Path) -> list[Path]:
 
 
 # SGLang name -> vLLM name; everything else is spelled the same by both.
-_SGLANG_E2E = re.compile(r"(.+)_e2e_latency_ms")
+_SGLANG_E2E = "_e2e_latency_ms"  # <stat>_e2e_latency_ms is vLLM's <stat>_e2el_ms
 _SGLANG_RENAMES = {"total_throughput": "total_token_throughput"}
 # Keys only one tool writes: how a run's format is recognised.
 _VLLM_ONLY = ("mean_e2el_ms", "model_id", "tokenizer_id", "total_token_throughput")
 
 
+def _is_sglang_e2e(name: str) -> bool:
+    return name.endswith(_SGLANG_E2E) and len(name) > len(_SGLANG_E2E)
+
+
 def canonical_field(name: str) -> str:
     """A field's vLLM name, whichever tool's name is given."""
-    match = _SGLANG_E2E.fullmatch(name)
-    if match:
-        return f"{match.group(1)}_e2el_ms"
+    if _is_sglang_e2e(name):
+        return name.removesuffix(_SGLANG_E2E) + "_e2el_ms"
     return _SGLANG_RENAMES.get(name, name)
 
 
 def detect_format(keys: list[str]) -> str:
     """`sglang`, `vllm`, or `unknown` (fields are then read under their own names)."""
-    if any(_SGLANG_E2E.fullmatch(k) for k in keys) or "total_throughput" in keys:
+    if any(map(_is_sglang_e2e, keys)) or "total_throughput" in keys:
         return "sglang"
     if any(k in keys for k in _VLLM_ONLY) or any(k.endswith("_ttft_ms") for k in keys):
         return "vllm"
