@@ -219,6 +219,31 @@ def test_bad_custom_metric_in_a_config_is_a_usage_error(
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("config", "words"),
+    [
+        ({"ep_size": "four"}, "ep_size: expected a positive integer"),
+        ({"max_step_tokens": 0}, "max_step_tokens: expected a positive integer"),
+        ({"max_step_tokens": True}, "max_step_tokens"),
+        ({"inference_phases": "serving"}, "inference_phases: expected a list"),
+        ({"metrics": ["TTFT", "nope"]}, "unknown nope"),
+        (["not", "a", "mapping"], "mapping"),
+    ],
+)
+def test_bad_values_in_a_config_are_usage_errors(
+    config, words, make_trace, run_tracemetrics, tmp_path
+):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(config))
+    for args in (["--trace", make_trace(), "--metric", "expert_imbalance"], ["metrics"]):
+        if args == ["metrics"] and "metrics" not in str(config) and "mapping" not in words:
+            continue  # `metrics` reads only the metric definitions
+        proc = run_tracemetrics(*args, "--config", path)
+        assert proc.returncode == 2, proc.stderr
+        assert str(path) in proc.stderr and words in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
 def test_repeated_runs_carry_std_and_confidence_interval(make_trace, tm_inputs):
     values = [100.0, 110.0, 130.0]
     trace = make_trace(

@@ -149,11 +149,22 @@ def _catalog(config: dict[str, Any], where: Path | None) -> tuple[list[str], dic
         raise UsageError(f"{where}: {exc}") from None
 
 
-def _options(args: argparse.Namespace, config: dict[str, Any]) -> Options:
+def _options(args: argparse.Namespace, config: dict[str, Any], where: Path | None) -> Options:
+    """The flags, else the config's values (checked: they come from a file)."""
+    phases = config.get("inference_phases")
+    if phases is not None and not (
+        isinstance(phases, list) and phases and all(isinstance(p, str) for p in phases)
+    ):
+        raise UsageError(f"{where}: inference_phases: expected a list of phase names")
+    for key in ("ep_size", "max_step_tokens"):
+        value = config.get(key)
+        if value is not None and (type(value) is not int or value < 1):
+            raise UsageError(f"{where}: {key}: expected a positive integer or null, not {value!r}")
+
     def pick(flag: Any, key: str) -> Any:
         return flag if flag is not None else config.get(key)
 
-    phases = args.phases or tuple(config.get("inference_phases") or DEFAULT_PHASES)
+    phases = args.phases or tuple(phases or DEFAULT_PHASES)
     return Options(
         phases=phases,
         max_step_tokens=pick(args.max_step_tokens, "max_step_tokens"),
@@ -214,7 +225,7 @@ def run(argv: Sequence[str]) -> int:
                 unit = f" [{m.unit}]" if m.unit else ""
                 print(f"{m.name}{unit}: {m.description}")
             return 0
-        options = _options(args, config)
+        options = _options(args, config, args.config)
         if args.command == "extract":
             name = args.metric
             if args.field is not None:
