@@ -108,4 +108,6 @@ def welch_differs(a: Summary, b: Summary) -> bool | None:
         return a.mean != b.mean
     t = abs(a.mean - b.mean) / math.sqrt(va + vb)
     df = (va + vb) ** 2 / (va**2 / (a.n - 1) + vb**2 / (b.n - 1))
-    return t > t_quantile(max(1, math.floor(df)))
+    # + 1e-9: a df that is whole in exact arithmetic (equal variances and sizes) can
+    # come out as 1.9999999999 here
+    return t > t_quantile(max(1, math.floor(df + 1e-9)))
