@@ -34,9 +34,13 @@ def _groups(rows: pd.DataFrame, column: str) -> list[tuple[int, float, float | N
     ]
 
 
+def _nan_if_none(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
 def pooled(table: pd.DataFrame, keys: list[str], column: str = "value") -> pd.DataFrame:
     """Per group of `keys` (in first-seen order): y (pooled mean), n (traces), runs
-    (measurements), std, ci95_low, ci95_high (empty below two measurements)."""
+    (measurements), std, ci95_low, ci95_high (NaN below two measurements)."""
     records = []
     for key, rows in table.groupby(keys, sort=False, dropna=False):
         summary = pool(_groups(rows, column))
@@ -47,9 +51,10 @@ def pooled(table: pd.DataFrame, keys: list[str], column: str = "value") -> pd.Da
                 "y": summary.mean,
                 "n": len(rows),
                 "runs": summary.n,
-                "std": summary.std,
-                "ci95_low": summary.ci95_low,
-                "ci95_high": summary.ci95_high,
+                # NaN, not None, where there is no spread: the columns stay float
+                "std": _nan_if_none(summary.std),
+                "ci95_low": _nan_if_none(summary.ci95_low),
+                "ci95_high": _nan_if_none(summary.ci95_high),
             }
         )
     return pd.DataFrame(records, columns=[*keys, *STAT_COLUMNS])

@@ -1,13 +1,12 @@
 """Trade-off plot: output throughput against a latency metric, one point per configuration.
 
 A configuration is (variant, max_num_seqs, max_num_batched_tokens). Its traces' benchmark
-runs are pooled with stats.pool, so each point is the mean over every run of the
-configuration, with a 95% CI on both axes.
+runs are pooled as for the sweep points (pooling.pooled), so each point is the mean over
+every run of the configuration, with a 95% CI on both axes.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from itertools import groupby
 from pathlib import Path
@@ -24,8 +23,8 @@ from matplotlib.transforms import Bbox
 
 from .atomic import savefig_atomic
 from .plots import axis_label, say_empty, variant_colors
+from .pooling import pooled
 from .registry import Quantity
-from .stats import Summary, pool
 
 AXES = ("latency", "throughput")
 COLUMNS = [
@@ -37,7 +36,6 @@ COLUMNS = [
     *(f"{a}{s}" for a in AXES for s in ("", "_runs", "_ci95_low", "_ci95_high")),
     "pareto",
 ]
-_PER_TRACE = ["status", "excluded", "value", "runs", "std"]
 
 
 def pareto_front(latency: Sequence[float], throughput: Sequence[float]) -> list[bool]:
@@ -60,19 +58,11 @@ def pareto_front(latency: Sequence[float], throughput: Sequence[float]) -> list[
     return front
 
 
-def _configuration(row: dict[str, Any]) -> str:
+def _configuration(row: pd.Series) -> str:
     seqs, tokens = row["max_num_seqs"], row["max_num_batched_tokens"]
     if pd.isna(seqs) or pd.isna(tokens):
         return str(row["trace"])  # unknown configuration: the trace stands alone
     return f"{int(seqs)}/{int(tokens)}"
-
-
-def _pooled(rows: list[dict[str, Any]], axis: str) -> Summary:
-    groups = []
-    for r in rows:
-        std = r[f"{axis}_std"]  # NaN when the trace had a single run
-        groups.append((int(r[f"{axis}_runs"]), r[f"{axis}_value"], None if pd.isna(std) else std))
-    return pool(groups)
 
 
 def tradeoff_points(
@@ -80,38 +70,26 @@ def tradeoff_points(
 ) -> pd.DataFrame:
     """One row per (variant, configuration): pooled latency and throughput, and whether
     the point is on its variant's Pareto front (see COLUMNS)."""
-    config = ["trace", "variant", "max_num_seqs", "max_num_batched_tokens"]
-    both = throughput[config + _PER_TRACE].rename(
-        columns={c: f"throughput_{c}" for c in _PER_TRACE}
-    )
-    lat = latency[["trace", *_PER_TRACE]].rename(columns={c: f"latency_{c}" for c in _PER_TRACE})
-    both = both.merge(lat, on="trace")
-    keep = both["variant"].isin(variants)
-    for axis in AXES:
-        keep &= (both[f"{axis}_status"] == "ok") & ~both[f"{axis}_excluded"].astype(bool)
-        keep &= both[f"{axis}_value"].notna()
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    for row in both[keep].to_dict("records"):
-        groups.setdefault((row["variant"], _configuration(row)), []).append(row)
 
-    out = []
-    for (variant, configuration), rows in groups.items():
-        point = {
-            "variant": variant,
-            "configuration": configuration,
-            "max_num_seqs": rows[0]["max_num_seqs"],
-            "max_num_batched_tokens": rows[0]["max_num_batched_tokens"],
-            "traces": len(rows),
-        }
-        for axis in AXES:
-            s = _pooled(rows, axis)
-            point[axis], point[f"{axis}_runs"] = s.mean, s.n
-            point[f"{axis}_ci95_low"] = math.nan if s.ci95_low is None else s.ci95_low
-            point[f"{axis}_ci95_high"] = math.nan if s.ci95_high is None else s.ci95_high
-        out.append(point)
-    if not out:
+    def usable(table: pd.DataFrame) -> pd.DataFrame:
+        keep = (table["status"] == "ok") & ~table["excluded"].astype(bool)
+        return table[keep & table["variant"].isin(variants) & table["value"].notna()]
+
+    thr, lat = usable(throughput), usable(latency)
+    both = set(thr["trace"]) & set(lat["trace"])  # a point needs both metrics
+    thr = thr[thr["trace"].isin(both)]
+    if thr.empty:
         return pd.DataFrame(columns=COLUMNS)
-    points = pd.DataFrame(out)
+    keys = ["variant", "configuration"]
+    thr = thr.assign(configuration=thr.apply(_configuration, axis=1))
+    lat = lat[["trace", "value", "runs", "std"]].merge(thr[["trace", *keys]], on="trace")
+    grouped = thr.groupby(keys, sort=False)
+    points = grouped[["max_num_seqs", "max_num_batched_tokens"]].first()
+    points = points.assign(traces=grouped.size()).reset_index()
+    for axis, table in (("latency", lat), ("throughput", thr)):
+        stats = pooled(table, keys)[[*keys, "y", "runs", "ci95_low", "ci95_high"]]
+        stats.columns = [*keys, axis, *(f"{axis}_{c}" for c in ("runs", "ci95_low", "ci95_high"))]
+        points = points.merge(stats, on=keys)
     points["order"] = points["variant"].map(variants.index)
     points = points.sort_values(["order", "latency", "configuration"], kind="stable")
     points = points.drop(columns="order").reset_index(drop=True)
