@@ -34,6 +34,8 @@ rule all:
     default_target: True
     input:
         all_outputs(),
+        # every plot file, so deleting any one makes the next run draw it again
+        rules.plot.output,
 
 
 onsuccess:

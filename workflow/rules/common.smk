@@ -129,21 +129,8 @@ def heatmap_inputs(wildcards) -> list[str]:
     return [f"results/metrics/{t}/expert_load_by_layer.json" for t in TRACES]
 
 
-def plot_files() -> list[str]:
-    """Every file the plot job writes: all are requested, so deleting any one of them
-    makes the next run draw it again."""
-    stems = [f"{q.name}_vs_{s}" for q in QUANTITIES for s in SWEEPS]
-    stems += ["eplb_on_vs_off"]
-    stems += [f"tradeoff_output_throughput_vs_{latency}" for latency in TRADEOFFS]
-    out = [f"results/plots/{stem}.{ext}" for stem in stems for ext in ("png", "csv")]
-    if "expert_load_by_layer" in METRIC_NAMES:
-        out.append("results/plots/heatmaps")
-    return out
-
-
 def all_outputs() -> list[str]:
     out = [f"results/tables/{m}.csv" for m in METRIC_NAMES]
-    out += plot_files()
     out.append("results/tables/comparison.csv")
     out.append("results/invalid_traces.txt")
     return out
