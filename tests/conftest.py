@@ -226,6 +226,15 @@ def small_collection(tmp_path: Path) -> list[Path]:
 # ------------------------------------------------------------- reference computations
 
 
+# What FORMATS.md says each result-file metric averages (E2EL: newer vLLM).
+RESULT_FIELDS = {
+    "TTFT": "mean_ttft_ms",
+    "TPOT": "mean_tpot_ms",
+    "request_throughput": "request_throughput",
+    "output_throughput": "output_throughput",
+    "E2EL": "mean_e2el_ms",
+}
+
 # SGLang's names for vLLM's fields, as its bench_serving writes them
 SGLANG_NAMES = {"mean_e2el_ms": "mean_e2e_latency_ms", "p99_e2el_ms": "p99_e2e_latency_ms"}
 

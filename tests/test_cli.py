@@ -14,15 +14,10 @@ from pathlib import Path
 
 import pytest
 
-FIELDS = {
-    "TTFT": "mean_ttft_ms",
-    "TPOT": "mean_tpot_ms",
-    "request_throughput": "request_throughput",
-    "output_throughput": "output_throughput",
-    "E2EL": "mean_e2el_ms",
-}
+from .conftest import RESULT_FIELDS
+
 EXPERT = "token_to_expert_assignment"
-ALL_METRICS = [*FIELDS, EXPERT, "expert_load_by_layer", "expert_imbalance"]
+ALL_METRICS = [*RESULT_FIELDS, EXPERT, "expert_load_by_layer", "expert_imbalance"]
 # what `validate` checks without --config: not E2EL, which older vLLM does not write
 VALIDATED = [m for m in ALL_METRICS if m != "E2EL"]
 
@@ -61,10 +56,10 @@ def assert_usage_error(proc) -> str:
 # ------------------------------------------------------------------------------ success
 
 
-@pytest.mark.parametrize("metric", list(FIELDS))
+@pytest.mark.parametrize("metric", list(RESULT_FIELDS))
 def test_inference_metric_prints_the_mean(metric, synth_trace, results_reference, run_tracemetrics):
     trace = synth_trace(result_files=2, append_runs=2, profiler_dump=True)
-    expected = results_reference.mean(trace, FIELDS[metric])
+    expected = results_reference.mean(trace, RESULT_FIELDS[metric])
 
     out = assert_ok(run_tracemetrics("--trace", trace, "--metric", metric))
 
@@ -441,7 +436,7 @@ def test_field_missing_from_some_files(make_trace, tm_inputs, run_tracemetrics):
 )
 @pytest.mark.parametrize("metric", ["TTFT", "request_throughput"])
 def test_bad_metric_value(metric, raw, words, make_trace, tm_inputs, run_tracemetrics):
-    field = FIELDS[metric]
+    field = RESULT_FIELDS[metric]
     good = json.dumps(tm_inputs.result(**{field: 10.0}), indent=2)
     bad = good.replace(f'"{field}": 10.0', f'"{field}": {raw}')
     assert bad != good

@@ -17,14 +17,8 @@ import pytest
 from tracemetrics.extract import compute, extract
 from tracemetrics.registry import METRICS
 
-# What FORMATS.md says each inference metric averages.
-FIELDS = {
-    "TTFT": "mean_ttft_ms",
-    "TPOT": "mean_tpot_ms",
-    "request_throughput": "request_throughput",
-    "output_throughput": "output_throughput",
-    "E2EL": "mean_e2el_ms",
-}
+from .conftest import RESULT_FIELDS
+
 EXPERT = "token_to_expert_assignment"
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "resources" / "example_traces"
@@ -38,8 +32,8 @@ MOE_METRICS = {"expert_load_by_layer", "expert_imbalance"}
 
 
 def test_registry_has_exactly_the_known_metrics():
-    assert set(METRICS) == {*FIELDS, EXPERT, *MOE_METRICS}
-    for name, field in FIELDS.items():
+    assert set(METRICS) == {*RESULT_FIELDS, EXPERT, *MOE_METRICS}
+    for name, field in RESULT_FIELDS.items():
         assert METRICS[name].source == "results"
         assert METRICS[name].field == field
     for name in (EXPERT, *MOE_METRICS):
@@ -49,12 +43,12 @@ def test_registry_has_exactly_the_known_metrics():
 # ------------------------------------------------------------------ inference metrics
 
 
-@pytest.mark.parametrize("metric", list(FIELDS))
+@pytest.mark.parametrize("metric", list(RESULT_FIELDS))
 def test_inference_metric_over_several_result_files(metric, synth_trace, results_reference):
     trace = synth_trace(result_files=3, profiler_dump=True)
     runs = results_reference.runs(trace)
     assert len(runs) == 3  # three files, the profiler dump is not one
-    expected = results_reference.mean(trace, FIELDS[metric])
+    expected = results_reference.mean(trace, RESULT_FIELDS[metric])
 
     result = compute(trace, metric)
 
@@ -64,17 +58,17 @@ def test_inference_metric_over_several_result_files(metric, synth_trace, results
     assert result.warnings == []
 
 
-@pytest.mark.parametrize("metric", list(FIELDS))
+@pytest.mark.parametrize("metric", list(RESULT_FIELDS))
 def test_inference_metric_with_append_result_files(metric, synth_trace, results_reference):
     trace = synth_trace(result_files=2, append_runs=3)
     assert len(results_reference.runs(trace)) == 6
     result = compute(trace, metric)
-    assert close(result.value, results_reference.mean(trace, FIELDS[metric]))
+    assert close(result.value, results_reference.mean(trace, RESULT_FIELDS[metric]))
 
 
-@pytest.mark.parametrize("metric", list(FIELDS))
+@pytest.mark.parametrize("metric", list(RESULT_FIELDS))
 def test_every_appended_object_is_one_run(metric, make_trace, tm_inputs):
-    field = FIELDS[metric]
+    field = RESULT_FIELDS[metric]
     trace = make_trace(
         results={
             # --append-result: three runs in one file, one object per line
@@ -221,8 +215,8 @@ def test_generated_collection_all_metrics(small_collection, results_reference, e
     assert len(small_collection) == 4
     for trace in small_collection:
         assert "[" in trace.name and "]" in trace.name
-        results = extract(trace, [*FIELDS, EXPERT])
-        for metric, field in FIELDS.items():
+        results = extract(trace, [*RESULT_FIELDS, EXPERT])
+        for metric, field in RESULT_FIELDS.items():
             assert results[metric].status == "ok", results[metric].reason
             assert close(results[metric].value, results_reference.mean(trace, field))
         if (trace / "gates_logs").is_dir():
@@ -236,8 +230,8 @@ def test_extract_reports_status_instead_of_raising(make_trace, tm_inputs):
     training = make_trace(
         card=tm_inputs.card(phase="training"), gates={1: {0: tm_inputs.gate_log([[1.0, 3.0]])}}
     )
-    results = extract(training, [*FIELDS, EXPERT])
-    for metric in FIELDS:
+    results = extract(training, [*RESULT_FIELDS, EXPERT])
+    for metric in RESULT_FIELDS:
         assert results[metric].status == "not_applicable"
         assert "training" in results[metric].reason
     assert results[EXPERT].status == "ok"
@@ -265,8 +259,8 @@ def test_example_collection_is_present():
 
 @pytest.mark.parametrize("trace", _example_traces(), ids=lambda p: p.name)
 def test_example_collection_metrics(trace, results_reference, expert_reference):
-    results = extract(trace, [*FIELDS, EXPERT])
-    for metric, field in FIELDS.items():
+    results = extract(trace, [*RESULT_FIELDS, EXPERT])
+    for metric, field in RESULT_FIELDS.items():
         assert results[metric].status == "ok", results[metric].reason
         assert close(results[metric].value, results_reference.mean(trace, field))
     if (trace / "gates_logs").is_dir():

@@ -23,18 +23,12 @@ if str(REPO) not in sys.path:
 from tracemetrics.registry import DEFAULT_METRICS  # noqa: E402
 from tracemetrics.synth import TraceSpec, write_collection  # noqa: E402
 
+from .conftest import RESULT_FIELDS, ResultsReference  # noqa: E402
 from .snakemake_runner import run_snakemake  # noqa: E402
 
 pytestmark = pytest.mark.workflow
 
 INFERENCE = ["TTFT", "TPOT", "request_throughput", "output_throughput"]
-FIELDS = dict(
-    zip(
-        INFERENCE,
-        ["mean_ttft_ms", "mean_tpot_ms", "request_throughput", "output_throughput"],
-        strict=True,
-    )
-)
 EXPERT = "token_to_expert_assignment"
 NAME = re.compile(r"-(vllmTP4|vllmEP4)-\w+\[[a-z0-9]+_(\d+)_(\d+)(_eplbo(?:n|ff))?\]-")
 
@@ -84,19 +78,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def reference_mean(trace: Path, field: str) -> float:
-    """Independent: stdlib json, every object of every non-profiler result file."""
-    values = []
-    for path in sorted((trace / "results_json").glob("*.json")):
-        if path.name.endswith(".pytorch.json"):
-            continue
-        text = path.read_text()
-        try:
-            objs = [json.loads(text)]
-        except json.JSONDecodeError:
-            objs = [json.loads(line) for line in text.splitlines() if line.strip()]
-        values += [o[field] for o in objs]
-    return statistics.fmean(values)
+reference_mean = ResultsReference().mean  # stdlib json, every run of every result file
 
 
 def reference_totals(trace: Path) -> list[float]:
@@ -161,7 +143,7 @@ def test_table_values_match_independent_computation(built: dict[str, Any]) -> No
         rows = read_csv(built["results"] / "tables" / f"{metric}.csv")
         assert len(rows) == len(list(traces.iterdir()))
         for row in rows:
-            expected = reference_mean(traces / row["trace"], FIELDS[metric])
+            expected = reference_mean(traces / row["trace"], RESULT_FIELDS[metric])
             assert row["status"] == "ok"
             assert math.isclose(float(row["value"]), expected, rel_tol=1e-12)
             m = NAME.search(row["trace"])
@@ -211,7 +193,7 @@ def test_plotted_points_follow_sweeps_and_exclusions(built: dict[str, Any], metr
                 continue
             variant = {"vllmTP4": "Baseline", "vllmEP4": "DefaultAll2All"}[m[1]]
             expected.setdefault((variant, int(m[x_index])), []).append(
-                reference_mean(trace, FIELDS[metric])
+                reference_mean(trace, RESULT_FIELDS[metric])
             )
         rows = read_csv(built["results"] / "plots" / f"{metric}_vs_{sweep}.csv")
         got = {(r["variant"], int(r["x"])): (float(r["y"]), int(r["n"])) for r in rows}

@@ -17,6 +17,7 @@ import yaml
 
 from tracemetrics.synth import TraceSpec, write_collection
 
+from .conftest import ResultsReference
 from .snakemake_runner import run_snakemake
 from .test_stats import welch_p_rounded_df
 
@@ -55,23 +56,9 @@ def read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-SGLANG_NAMES = {"mean_e2el_ms": "mean_e2e_latency_ms"}
-
-
-def run_values(trace: Path, field: str) -> list[float]:
-    """Every run's value of `field`: stdlib json, one object per file or per line."""
-    values = []
-    for path in sorted((trace / "results_json").iterdir()):
-        text = path.read_text()
-        try:
-            objs = [json.loads(text)]
-        except json.JSONDecodeError:
-            objs = [json.loads(line) for line in text.splitlines() if line.strip()]
-        for obj in objs:
-            key = field if field in obj else SGLANG_NAMES.get(field, field)
-            if key in obj:
-                values.append(float(obj[key]))
-    return values
+# every run's value of a field: stdlib json, one object per file or per line, SGLang's
+# spelling too
+run_values = ResultsReference().values
 
 
 def expected_stats(values: list[float]) -> tuple[float, float | None, float | None]:
