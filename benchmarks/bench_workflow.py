@@ -24,7 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tracemetrics.synth import TraceSpec, write_trace  # noqa: E402
+from tracemetrics.synth import many_specs, write_collection  # noqa: E402
 
 # The old tools' five metrics: the like-for-like comparison.
 OLD_METRICS = [
@@ -95,21 +95,7 @@ def legacy(traces: Path, out: Path) -> None:
 
 
 def big_collection(root: Path, count: int) -> None:
-    for i in range(count):
-        variant = "Baseline" if i % 2 else "DefaultAll2All"
-        write_trace(
-            root,
-            TraceSpec(
-                variant,
-                (8, 16, 32, 64)[i % 4],
-                (2048, 4096, 8192, 16384)[i // 4 % 4],
-                gate_runs=0 if i % 2 else 1,
-                layers=2,
-                steps=5,
-                num_prompts=4,
-                group=f"group{i}",  # unique names, realistic shape
-            ),
-        )
+    write_collection(root, many_specs(count, steps=5, num_prompts=4))
 
 
 def main() -> None:

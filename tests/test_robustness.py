@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tracemetrics.synth import TraceSpec, write_collection
+from tracemetrics.synth import many_specs, write_collection
 
 from .snakemake_runner import REPO, run_snakemake, snakemake_cmd
 
@@ -24,20 +24,7 @@ pytestmark = pytest.mark.workflow
 
 def collection(root: Path, count: int) -> Path:
     """`count` small traces of both variants (gate logs on the EP ones), unique names."""
-    specs = [
-        TraceSpec(
-            "Baseline" if i % 2 else "DefaultAll2All",
-            (8, 16, 32, 64)[i % 4],
-            (2048, 4096, 8192, 16384)[i // 4 % 4],
-            gate_runs=0 if i % 2 else 1,
-            layers=2,
-            steps=6,
-            num_prompts=3,
-            group=f"group{i}",
-        )
-        for i in range(count)
-    ]
-    write_collection(root, specs)
+    write_collection(root, many_specs(count))
     return root
 
 

@@ -310,6 +310,24 @@ def example_specs() -> list[TraceSpec]:
     return specs
 
 
+def many_specs(count: int, **sizes: Any) -> list[TraceSpec]:
+    """`count` small traces with unique names (group0, group1, ...), alternating the
+    variants (gate logs on the EP ones) over the configuration grid: for tests and
+    benchmarks that need a collection of some size. `sizes`: TraceSpec fields."""
+    sizes = {"layers": 2, "steps": 6, "num_prompts": 3, **sizes}
+    return [
+        TraceSpec(
+            "Baseline" if i % 2 else "DefaultAll2All",
+            (8, 16, 32, 64)[i % 4],
+            (2048, 4096, 8192, 16384)[i // 4 % 4],
+            gate_runs=0 if i % 2 else 1,
+            group=f"group{i}",
+            **sizes,
+        )
+        for i in range(count)
+    ]
+
+
 def write_collection(root: Path, specs: list[TraceSpec]) -> list[Path]:
     root.mkdir(parents=True, exist_ok=True)
     return [write_trace(root, spec) for spec in specs]
