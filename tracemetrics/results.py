@@ -156,10 +156,7 @@ def field_inventory(runs: list[Run]) -> list[FieldInfo]:
     for run in runs:
         for name, value in run.fields.items():
             if is_number(value) and name not in run.duplicates:
-                try:
-                    number = float(value)
-                except OverflowError:
-                    continue
+                number = _as_float(value)
                 if math.isfinite(number):
                     values.setdefault(name, []).append(number)
         for name, original in run.aliases:
@@ -209,10 +206,7 @@ def field_mean(runs: list[Run], field: str) -> FieldMean:
                 run.path,
                 f"field {named} is {type_name(value)} ({shown(value)}), expected a number",
             )
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf  # an integer beyond the float range
+        number = _as_float(value)
         if not math.isfinite(number):
             raise TraceError(run.path, f"field {named} is {shown(value)}, not a finite number")
         values.append(number)
@@ -231,6 +225,13 @@ def field_mean(runs: list[Run], field: str) -> FieldMean:
             f"mean over the other {len(values)} run(s)"
         )
     return FieldMean(_mean(values), len(values), warnings, values)
+
+
+def _as_float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf  # an integer beyond the float range
 
 
 def _mean(values: list[float]) -> float:
